@@ -1,0 +1,253 @@
+"""What every layer app has in common, built in one place.
+
+Each layer's ``create_app(settings, **adapters)`` hands its route handlers and surfaces to
+:func:`build_layer_app`, which adds the platform: the request pipeline
+(:class:`~shared.platform.PlatformMiddleware`), problem+json errors, correlation, health probes,
+the OAuth2 security scheme, one served contract per surface, and a lifespan that closes what the
+app opened. Nothing connects at import time; Redis clients connect on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.types import ControllerRouterHandler
+
+from shared.auth import SCOPES, JwksCache, TokenVerifier
+from shared.contracts import Surface, surface_document, to_yaml
+from shared.correlation import CorrelationASGI
+from shared.errors import exception_handlers, problem_response
+from shared.http import build_http_client
+from shared.idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+)
+from shared.platform import Platform, PlatformMiddleware
+from shared.ratelimit import RateLimiter
+from shared.settings import Settings, StoreKind
+
+__all__ = ["ReadinessCheck", "build_layer_app", "build_platform"]
+
+ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
+Closer = Callable[[], Awaitable[None]]
+
+_log = logging.getLogger("qgate.app")
+_READY_TIMEOUT_SECONDS = 3.0
+
+
+def build_platform(
+    settings: Settings,
+    *,
+    issuer_transport: httpx.AsyncBaseTransport | None = None,
+    idempotency_store: IdempotencyStore | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> tuple[Platform, list[Closer]]:
+    """The pipeline's stateful parts for one app, and how to close them."""
+    closers: list[Closer] = []
+    jwks_http = build_http_client(
+        base_url=settings.auth.issuer, transport=issuer_transport, timeout=5.0
+    )
+    closers.append(jwks_http.aclose)
+    verifier = TokenVerifier(
+        JwksCache(
+            jwks_http,
+            settings.jwks_url,
+            min_refetch_interval=settings.auth.jwks_min_refetch_seconds,
+        ),
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        algorithms=tuple(settings.auth.algorithms),
+        leeway=settings.auth.leeway_seconds,
+    )
+    if idempotency_store is None:
+        if settings.store is StoreKind.REDIS:
+            idempotency_store = RedisIdempotencyStore.from_url(settings.redis_url)
+        else:
+            idempotency_store = MemoryIdempotencyStore()
+    closers.append(idempotency_store.aclose)
+    limiter = rate_limiter
+    if limiter is None and settings.rate_limit.enabled:
+        client_tiers = {client.client_id: client.tier for client in settings.dev_issuer.clients}
+        client_tiers.update(settings.rate_limit.client_tiers)
+        options: dict[str, Any] = {
+            "tiers": settings.rate_limit.tiers,
+            "client_tiers": client_tiers,
+            "default_tier": settings.rate_limit.default_tier,
+            "anonymous_tier": settings.rate_limit.anonymous_tier,
+        }
+        limiter = (
+            RateLimiter.redis(settings.redis_url, **options)
+            if settings.store is StoreKind.REDIS
+            else RateLimiter.memory(**options)
+        )
+    if limiter is not None:
+        closers.append(limiter.aclose)
+    platform = Platform(
+        verifier=verifier,
+        idempotency=idempotency_store,
+        limiter=limiter,
+        rate_limit_fail_open=settings.rate_limit.fail_open,
+        idempotency_retention_seconds=settings.idempotency.retention_seconds,
+        idempotency_in_flight_seconds=settings.idempotency.in_flight_seconds,
+        max_body_bytes=settings.idempotency.max_body_bytes,
+    )
+    return platform, closers
+
+
+class _Health(msgspec.Struct, frozen=True):
+    status: str
+    layer: str
+    checks: dict[str, str]
+
+
+def _health_handlers(layer: str, checks: Sequence[ReadinessCheck]) -> list[Any]:
+    @get(
+        "/health/live",
+        operation_id=f"{layer}Live",
+        include_in_schema=False,
+        security=[],
+        opt={"rate_limit_exempt": True},
+        sync_to_thread=False,
+    )
+    def live() -> _Health:
+        return _Health(status="live", layer=layer, checks={})
+
+    @get(
+        "/health/ready",
+        operation_id=f"{layer}Ready",
+        include_in_schema=False,
+        security=[],
+        opt={"rate_limit_exempt": True},
+    )
+    async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
+        results: dict[str, str] = {}
+
+        async def run(name: str, check: Callable[[], Awaitable[None]]) -> None:
+            try:
+                async with asyncio.timeout(_READY_TIMEOUT_SECONDS):
+                    await check()
+                results[name] = "ok"
+            except Exception as exc:
+                _log.warning("readiness check %s failed: %s", name, type(exc).__name__)
+                results[name] = "failed"
+
+        await asyncio.gather(*(run(name, check) for name, check in checks))
+        failed = sorted(name for name, outcome in results.items() if outcome != "ok")
+        if failed:
+            return problem_response(
+                request,
+                status=503,
+                slug="not-ready",
+                title="Not ready",
+                detail=f"{layer} is not ready: {', '.join(failed)} failed",
+            )
+        return Response(_Health(status="ready", layer=layer, checks=results))
+
+    return [live, ready]
+
+
+def _contract_handlers(surface: Surface) -> list[Any]:
+    @get(
+        f"{surface.prefix}/openapi.json",
+        operation_id=f"{surface.name}ContractJson",
+        include_in_schema=False,
+        security=[],
+        sync_to_thread=False,
+    )
+    def contract_json(request: Request[Any, Any, Any]) -> Response[bytes]:
+        document = surface_document(request.app, surface)
+        return Response(msgspec.json.encode(document), media_type="application/json")
+
+    @get(
+        f"{surface.prefix}/openapi.yaml",
+        operation_id=f"{surface.name}ContractYaml",
+        include_in_schema=False,
+        security=[],
+        sync_to_thread=False,
+    )
+    def contract_yaml(request: Request[Any, Any, Any]) -> Response[str]:
+        document = surface_document(request.app, surface)
+        return Response(to_yaml(document), media_type="application/yaml")
+
+    return [contract_json, contract_yaml]
+
+
+def build_layer_app(
+    *,
+    layer: str,
+    settings: Settings,
+    surfaces: Sequence[Surface],
+    route_handlers: Sequence[ControllerRouterHandler],
+    issuer_transport: httpx.AsyncBaseTransport | None = None,
+    readiness: Sequence[ReadinessCheck] = (),
+    closers: Sequence[Closer] = (),
+    state: Mapping[str, Any] | None = None,
+    idempotency_store: IdempotencyStore | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> Litestar:
+    """One layer's Litestar app with the whole platform around its handlers."""
+    platform, platform_closers = build_platform(
+        settings,
+        issuer_transport=issuer_transport,
+        idempotency_store=idempotency_store,
+        rate_limiter=rate_limiter,
+    )
+    checks: list[ReadinessCheck] = [("idempotency-store", platform.idempotency.ping)]
+    if platform.limiter is not None:
+        checks.append(("rate-limit-store", platform.limiter.ping))
+    checks.extend(readiness)
+    handlers: list[Any] = [*route_handlers, *_health_handlers(layer, checks)]
+    for surface in surfaces:
+        handlers.extend(_contract_handlers(surface))
+
+    all_closers = [*closers, *platform_closers]
+
+    async def close_all() -> None:
+        for close in all_closers:
+            try:
+                await close()
+            except Exception:
+                _log.exception("closing a %s resource failed", layer)
+
+    app = Litestar(
+        route_handlers=handlers,
+        middleware=[PlatformMiddleware(platform)],
+        exception_handlers=exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title=f"qgate {layer} layer",
+            version="1.0.0",
+            path=f"/{layer}/_openapi",
+            components=Components(security_schemes={"oauth2": oauth2_scheme(settings)}),
+        ),
+        state=State({"settings": settings, "platform": platform, **(state or {})}),
+        on_shutdown=[close_all],
+        debug=False,
+        logging_config=None,
+    )
+    app.asgi_handler = CorrelationASGI(app.asgi_handler, layer=layer)  # type: ignore[arg-type,assignment]
+    return app
+
+
+def oauth2_scheme(settings: Settings, scopes: Sequence[str] | None = None) -> SecurityScheme:
+    """The OAuth 2.0 client-credentials scheme every contract declares."""
+    names = sorted(scopes) if scopes is not None else sorted(SCOPES)
+    return SecurityScheme(
+        type="oauth2",
+        description="OAuth 2.0 client credentials; JWT access tokens (RFC 9068).",
+        flows=OAuthFlows(
+            client_credentials=OAuthFlow(
+                token_url=settings.token_url,
+                scopes={name: SCOPES[name] for name in names},
+            )
+        ),
+    )

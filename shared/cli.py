@@ -1,0 +1,174 @@
+"""The ``qgate`` command: serve, token, contracts.
+
+::
+
+    qgate serve [all|system|process|experience|issuer] [--host H] [--port P]
+                [--server uvicorn|granian] [--workers N]
+    qgate token --client NAME [--scope "a b"] [--url http://127.0.0.1:8000]
+    qgate token --list
+    qgate contracts export [--dir openapi]
+    qgate contracts check  [--dir openapi]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.composition import SURFACES, create_layer, load_factory
+from shared.contracts import CONTRACTS_DIR, check_contracts, export_contracts
+from shared.settings import Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+_TARGETS = ("all", "system", "process", "experience", "issuer")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = load_settings()  # fail fast, with the settings error, before the server starts
+    host = args.host or settings.host
+    port = args.port or settings.port
+    factory = "shared.asgi:" + ("all_in_one" if args.target == "all" else args.target)
+    if args.target != "all":
+        os.environ.setdefault("QGATE_PORT", str(port))
+    if args.server == "granian":
+        from granian import Granian  # noqa: PLC0415 - optional server, imported when chosen
+        from granian.constants import Interfaces  # noqa: PLC0415
+
+        Granian(
+            factory,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            factory=True,
+            workers=args.workers,
+        ).serve()
+        return 0
+    import uvicorn  # noqa: PLC0415
+
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    clients = {client.client_id: client for client in settings.dev_issuer.clients}
+    if args.list:
+        for client in clients.values():
+            claims = []
+            if client.supplier_id:
+                claims.append(f"supplier_id={client.supplier_id}")
+            if client.plants:
+                claims.append(f"plants={','.join(client.plants)}")
+            print(f"{client.client_id:28} {' '.join(client.scopes)}  {' '.join(claims)}")
+        return 0
+    if not args.client:
+        print("qgate token: --client NAME or --list (see: qgate token --list)", file=sys.stderr)
+        return 2
+    chosen = clients.get(args.client)
+    if chosen is None:
+        print(
+            f"qgate token: unknown client {args.client!r} (see: qgate token --list)",
+            file=sys.stderr,
+        )
+        return 2
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/") + "/oauth/token"
+    form = {"grant_type": "client_credentials"}
+    if args.scope:
+        form["scope"] = args.scope
+    try:
+        response = httpx.post(
+            url, data=form, auth=(chosen.client_id, chosen.client_secret), timeout=10.0
+        )
+    except httpx.TransportError as exc:
+        print(
+            f"qgate token: cannot reach {url} ({exc}); is `qgate serve` running?", file=sys.stderr
+        )
+        return 1
+    if response.status_code != 200:
+        print(f"qgate token: {response.status_code} {response.text}", file=sys.stderr)
+        return 1
+    print(response.json()["access_token"])
+    return 0
+
+
+def contract_apps(settings: Settings | None = None) -> list[tuple[Any, Sequence[Any]]]:
+    """Every layer app with its surfaces, built with default dev settings (no connections)."""
+    settings = settings or Settings()
+    return [
+        (create_layer(name, settings), load_factory(SURFACES[name]))
+        for name in ("system", "process", "experience")
+    ]
+
+
+def _contracts(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    if args.action == "export":
+        for path in export_contracts(contract_apps(), directory):
+            print(f"wrote {path}")
+        return 0
+    drifts = check_contracts(contract_apps(), directory)
+    for drift in drifts:
+        print(f"{drift.contract} differs from the code:\n{drift.diff}", file=sys.stderr)
+    if drifts:
+        print("run `qgate contracts export` and commit the result", file=sys.stderr)
+        return 1
+    print("contracts match the code")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qgate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run qgate (all-in-one by default)")
+    serve.add_argument("target", nargs="?", default="all", choices=_TARGETS)
+    serve.add_argument("--host", default=None, help="default QGATE_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default QGATE_PORT or 8000")
+    serve.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    token = commands.add_parser("token", help="get a token from the development issuer")
+    token.add_argument("--client", help="client id (see --list)")
+    token.add_argument("--scope", help="space-separated subset of the client's scopes")
+    token.add_argument("--url", help="where qgate serves /oauth/token (default QGATE_HOST:PORT)")
+    token.add_argument("--list", action="store_true", help="list the clients and their scopes")
+    token.set_defaults(run=_token)
+
+    contracts = commands.add_parser("contracts", help="export or check the OpenAPI contracts")
+    contracts.add_argument("action", choices=("export", "check"))
+    contracts.add_argument("--dir", default=str(CONTRACTS_DIR))
+    contracts.set_defaults(run=_contracts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SettingsError as exc:
+        print(f"qgate: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Deployment shapes: the all-in-one ASGI composition and the single-layer apps for ``qgate serve``.
+
+Layers are addressed by import string (``system_apis.app:create_app``), exactly as an ASGI
+server or a deployment manifest would, so ``shared`` imports no layer (import-linter checks it).
+
+All-in-one: the dev issuer and the three layers in one process, each layer calling the one
+below through ``httpx.ASGITransport`` (no sockets, same HTTP semantics), dispatched by path
+prefix, with their lifespans fanned out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Final, cast
+
+import httpx
+from litestar import Litestar
+
+from shared.asgitypes import ASGIApp, Receive, Scope, Send
+from shared.auth import DevIssuer, dev_issuer_router
+from shared.correlation import CorrelationASGI
+from shared.errors import exception_handlers
+from shared.settings import Mode, Settings, SettingsError
+
+__all__ = [
+    "LAYER_FACTORIES",
+    "PrefixDispatcher",
+    "build_issuer_app",
+    "create_all_in_one",
+    "create_layer",
+    "load_factory",
+]
+
+LAYER_FACTORIES: Final = {
+    "system": "system_apis.app:create_app",
+    "process": "process_apis.app:create_app",
+    "experience": "experience_apis.app:create_app",
+}
+SURFACES: Final = {
+    "system": "system_apis.surfaces:SURFACES",
+    "process": "process_apis.surfaces:SURFACES",
+    "experience": "experience_apis.surfaces:SURFACES",
+}
+
+_log = logging.getLogger("qgate.composition")
+
+
+def load_factory(target: str) -> Any:
+    """Resolve ``package.module:attribute``."""
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def build_issuer_app(settings: Settings) -> tuple[Litestar, DevIssuer]:
+    """The development token issuer as its own app (dev mode only)."""
+    if settings.mode is not Mode.DEV or not settings.dev_issuer.enabled:
+        raise SettingsError("the development token issuer runs only in dev mode")
+    issuer = DevIssuer(
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        clients=settings.dev_issuer.clients,
+        token_ttl=settings.dev_issuer.token_ttl_seconds,
+    )
+
+    from litestar import get  # noqa: PLC0415 - local: only the issuer app has this probe
+
+    @get("/health/live", operation_id="issuerLive", include_in_schema=False, sync_to_thread=False)
+    def live() -> dict[str, str]:
+        return {"status": "live", "layer": "issuer"}
+
+    @get("/health/ready", operation_id="issuerReady", include_in_schema=False, sync_to_thread=False)
+    def ready() -> dict[str, str]:
+        return {"status": "ready", "layer": "issuer"}
+
+    app = Litestar(
+        route_handlers=[dev_issuer_router(issuer), live, ready],
+        exception_handlers=exception_handlers(),
+        openapi_config=None,
+        debug=False,
+        logging_config=None,
+    )
+    app.asgi_handler = CorrelationASGI(app.asgi_handler, layer="issuer")  # type: ignore[arg-type,assignment]
+    return app, issuer
+
+
+def create_layer(name: str, settings: Settings, **adapters: Any) -> Litestar:
+    """One layer's app, by name, through its import string."""
+    factory: Callable[..., Litestar] = load_factory(LAYER_FACTORIES[name])
+    return factory(settings, **adapters)
+
+
+class PrefixDispatcher:
+    """Route by path prefix to several ASGI apps; fan the lifespan out to every distinct app.
+
+    Paths are not rewritten: every layer serves its full paths (``/system/erp/v1/…``), so
+    all-in-one and split deployments answer at the same URLs.
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[tuple[str, Any]],
+        *,
+        default: Any,
+        freeze_gc: bool = False,
+    ) -> None:
+        self.routes = sorted(routes, key=lambda item: len(item[0]), reverse=True)
+        self.default = default
+        self.freeze_gc = freeze_gc
+        apps: list[Any] = []
+        for _, app in [*routes, ("", default)]:
+            if all(app is not seen for seen in apps):
+                apps.append(app)
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        for prefix, app in self.routes:
+            if path.startswith(prefix):
+                await app(scope, receive, send)
+                return
+        await self.default(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                for app in self.apps:
+                    if isinstance(app, Litestar):
+                        await stack.enter_async_context(app.lifespan())
+            except Exception as exc:
+                _log.exception("start-up failed")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            if self.freeze_gc:
+                # Long-lived start-up objects out of the collector's way: GC pauses dominated
+                # the latency tail in the measurements (see benchmarks/README.md).
+                gc.collect()
+                gc.freeze()
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+            assert message["type"] == "lifespan.shutdown"
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def _in_process(app: Litestar) -> httpx.ASGITransport:
+    """A transport that calls ``app`` in this process (no lifespan: the dispatcher runs it)."""
+    return httpx.ASGITransport(app=cast("ASGIApp", app))
+
+
+def create_all_in_one(settings: Settings, *, freeze_gc: bool = False) -> PrefixDispatcher:
+    """The embedded default: issuer and the three layers in one process."""
+    issuer_app, _ = build_issuer_app(settings)
+    issuer = _in_process(issuer_app)
+    system = create_layer("system", settings, issuer_transport=issuer)
+    process = create_layer(
+        "process", settings, issuer_transport=issuer, system_transport=_in_process(system)
+    )
+    experience = create_layer(
+        "experience",
+        settings,
+        issuer_transport=issuer,
+        process_transport=_in_process(process),
+    )
+    return PrefixDispatcher(
+        [
+            ("/system/", system),
+            ("/process/", process),
+            ("/partner/", experience),
+            ("/plant/", experience),
+            ("/oauth/", issuer_app),
+            ("/.well-known/", issuer_app),
+            ("/health/", experience),
+        ],
+        default=experience,
+        freeze_gc=freeze_gc,
+    )

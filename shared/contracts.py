@@ -1,0 +1,255 @@
+"""Contracts: one OpenAPI document per surface, cut from its layer's app, deterministic.
+
+A layer app may serve several surfaces (the system layer serves ERP and QMS); each surface is a
+path prefix with its own versioned contract in ``openapi/``. :func:`surface_document` keeps the
+surface's paths, only the components they reference, the tags they use and the OAuth2 scheme
+with only the surface's scopes; it marks every :class:`~shared.models.RequestStruct` schema
+``additionalProperties: false``. :func:`to_yaml` is byte-identical run to run, so the committed
+files can be diffed and checked in CI (``qgate contracts check``).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import yaml
+from litestar import Litestar
+
+from shared.auth import SCOPES
+from shared.models import request_struct_names
+
+__all__ = [
+    "CONTRACTS_DIR",
+    "ContractDrift",
+    "Surface",
+    "check_contracts",
+    "export_contracts",
+    "surface_document",
+    "to_yaml",
+]
+
+CONTRACTS_DIR: Final = Path("openapi")
+TOKEN_URL: Final = "/oauth/token"  # noqa: S105 - a URL, not a secret
+
+
+class Surface(msgspec.Struct, frozen=True, kw_only=True):
+    """One versioned API surface served by a layer."""
+
+    name: str
+    prefix: str
+    title: str
+    description: str
+    contract: str
+    """Path of the committed contract below ``openapi/``."""
+    version: str = "1.0.0"
+    tags: Mapping[str, str] = msgspec.field(default_factory=dict)
+    """Tag name -> description."""
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _component_closure(paths: Mapping[str, Any], components: Mapping[str, Any]) -> dict[str, Any]:
+    kept: dict[str, dict[str, Any]] = {}
+    pending = list(_refs(paths))
+    while pending:
+        ref = pending.pop()
+        parts = ref.removeprefix("#/components/").split("/")
+        if len(parts) != 2:
+            continue
+        kind, name = parts
+        if name in kept.get(kind, {}):
+            continue
+        target = components.get(kind, {}).get(name)
+        if target is None:
+            continue
+        kept.setdefault(kind, {})[name] = target
+        pending.extend(_refs(target))
+    return kept
+
+
+def _scopes_used(paths: Mapping[str, Any]) -> set[str]:
+    used: set[str] = set()
+    for item in paths.values():
+        for operation in item.values():
+            if isinstance(operation, Mapping):
+                for requirement in operation.get("security", []):
+                    for values in requirement.values():
+                        used.update(values)
+    return used
+
+
+def _close_request_bodies(schemas: dict[str, Any]) -> None:
+    names = request_struct_names()
+    for key, schema in schemas.items():
+        short = key.rsplit("_", 1)[-1]
+        if (key in names or short in names) and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+
+
+def _header(description: str, *, required: bool = False, type_: str = "string") -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": type_}}
+
+
+_ALWAYS: Final = {
+    "X-Correlation-ID": _header(
+        "Correlation id of this request (echoed or created).", required=True
+    ),
+    "traceparent": _header("W3C trace context of this request.", required=True),
+}
+_RATE: Final = {
+    "RateLimit-Policy": _header(
+        'Quota policy (draft-ietf-httpapi-ratelimit-headers): `"standard";q=600;w=60`.'
+    ),
+    "RateLimit": _header('Remaining quota: `"standard";r=599;t=60`.'),
+}
+
+
+def _document_headers(paths: Mapping[str, Any]) -> None:
+    """Response headers the platform adds, documented on every operation's responses."""
+    for item in paths.values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            secured = any(operation.get("security", []))
+            idempotent = any(
+                p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])
+            )
+            for status, response in operation.get("responses", {}).items():
+                headers = {**response.get("headers", {}), **_ALWAYS}
+                if secured:
+                    headers.update(_RATE)
+                if status == "429":
+                    headers["Retry-After"] = _header(
+                        "Seconds until the quota frees up.", required=True, type_="integer"
+                    )
+                if status in ("401", "403"):
+                    headers["WWW-Authenticate"] = _header(
+                        "RFC 6750 challenge (`invalid_token`, `insufficient_scope`).",
+                        required=True,
+                    )
+                if idempotent and status.startswith("2"):
+                    headers["Idempotent-Replayed"] = _header(
+                        "`true` when this is the stored response of an earlier request."
+                    )
+                response["headers"] = headers
+
+
+def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
+    """The surface's OpenAPI document, as committed in ``openapi/``."""
+    full = app.openapi_schema.to_schema()
+    paths = {
+        path: item
+        for path, item in full.get("paths", {}).items()
+        if path == surface.prefix or path.startswith(surface.prefix + "/")
+    }
+    paths = copy.deepcopy(paths)
+    _document_headers(paths)
+    components = _component_closure(paths, full.get("components", {}))
+    _close_request_bodies(components.get("schemas", {}))
+    scopes = sorted(_scopes_used(paths))
+    components["securitySchemes"] = {
+        "oauth2": {
+            "type": "oauth2",
+            "description": (
+                "OAuth 2.0 client credentials; JWT access tokens (RFC 9068) from the token "
+                "endpoint of the configured issuer."
+            ),
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": TOKEN_URL,
+                    "scopes": {name: SCOPES[name] for name in scopes},
+                }
+            },
+        }
+    }
+    used_tags = sorted(
+        {
+            tag
+            for item in paths.values()
+            for operation in item.values()
+            if isinstance(operation, Mapping)
+            for tag in operation.get("tags", [])
+        }
+    )
+    return {
+        "openapi": full.get("openapi", "3.1.0"),
+        "info": {
+            "title": surface.title,
+            "version": surface.version,
+            "description": surface.description,
+        },
+        "servers": [{"url": "/"}],
+        "tags": [{"name": tag, "description": surface.tags.get(tag, "")} for tag in used_tags],
+        "paths": paths,
+        "components": components,
+    }
+
+
+def to_yaml(document: Mapping[str, Any]) -> str:
+    """Deterministic YAML: sorted keys, no aliases, unicode kept."""
+
+    class _NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(document, Dumper=_NoAliases, sort_keys=True, allow_unicode=True, width=100)
+
+
+class ContractDrift(msgspec.Struct, frozen=True):
+    contract: str
+    diff: str
+
+
+def _documents(apps: Sequence[tuple[Litestar, Sequence[Surface]]]) -> Iterator[tuple[str, str]]:
+    for app, surfaces in apps:
+        for surface in surfaces:
+            yield surface.contract, to_yaml(surface_document(app, surface))
+
+
+def export_contracts(
+    apps: Sequence[tuple[Litestar, Sequence[Surface]]], directory: Path = CONTRACTS_DIR
+) -> list[Path]:
+    """Write every surface's contract below ``directory``; returns the files written."""
+    written: list[Path] = []
+    for contract, text in _documents(apps):
+        path = directory / contract
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def check_contracts(
+    apps: Sequence[tuple[Litestar, Sequence[Surface]]], directory: Path = CONTRACTS_DIR
+) -> list[ContractDrift]:
+    """Every committed contract that differs from the code, with a unified diff."""
+    drifts: list[ContractDrift] = []
+    for contract, text in _documents(apps):
+        path = directory / contract
+        committed = path.read_text(encoding="utf-8") if path.exists() else ""
+        if committed != text:
+            diff = "".join(
+                difflib.unified_diff(
+                    committed.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"committed/{contract}",
+                    tofile=f"code/{contract}",
+                )
+            )
+            drifts.append(ContractDrift(contract=contract, diff=diff or "(file missing)"))
+    return drifts
