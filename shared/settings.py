@@ -11,17 +11,22 @@ Production mode (``QGATE_MODE=prod``) refuses to start on insecure defaults: see
 
 from __future__ import annotations
 
+import difflib
 import enum
 import json
+import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+import limits
 import msgspec
 
 from shared.auth.clients import ClientConfig, demo_clients
+from shared.auth.verifier import SUPPORTED_ALGORITHMS
 
 __all__ = [
     "AuthSettings",
@@ -39,6 +44,10 @@ __all__ = [
 ]
 
 ENV_PREFIX: Final = "QGATE_"
+CONFIG_FILE_ENV: Final = "QGATE_CONFIG_FILE"
+
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
+_NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class SettingsError(ValueError):
@@ -62,7 +71,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class AuthSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How access tokens are verified (RFC 9068 JWTs signed by the issuer's JWKS keys)."""
 
-    issuer: str = "http://localhost:8000"
+    issuer: str = "http://127.0.0.1:8000"
     """Expected ``iss``; also where ``/oauth/token`` and the JWKS live unless set below."""
     audience: str = "qgate"
     """Expected ``aud``."""
@@ -72,9 +81,9 @@ class AuthSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """Token endpoint for the layers' own service tokens; default ``{issuer}/oauth/token``."""
     algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256"])
     """Accepted JWS algorithms (allow-list)."""
-    leeway_seconds: int = 30
+    leeway_seconds: _NonNegative = 30
     """Clock skew tolerated on ``exp``/``nbf``."""
-    jwks_min_refetch_seconds: float = 30.0
+    jwks_min_refetch_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """At most one JWKS refetch per this interval when an unknown ``kid`` appears."""
 
 
@@ -82,7 +91,7 @@ class DevIssuerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
     """The development token issuer (dev mode only)."""
 
     enabled: bool = True
-    token_ttl_seconds: int = 300
+    token_ttl_seconds: _Positive = 300
     clients: list[ClientConfig] = msgspec.field(default_factory=demo_clients)
     """OAuth clients with secrets, scopes and claims; the demo clients by default."""
 
@@ -108,11 +117,11 @@ class RateLimitSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class IdempotencySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    retention_seconds: int = 86_400
+    retention_seconds: _Positive = 86_400
     """How long a completed response is replayed for the same key (published in contracts)."""
-    in_flight_seconds: int = 60
+    in_flight_seconds: _Positive = 60
     """How long a key stays claimed by a running request; keep above the worst latency."""
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: _Positive = 1_048_576
 
 
 class LayerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -126,14 +135,14 @@ class LayerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     experience_client_secret: str | None = None
     process_client_id: str = "process-service"
     process_client_secret: str | None = None
-    timeout_seconds: float = 10.0
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Timeout of every inter-layer call (also enforced in-process with asyncio.timeout)."""
 
 
 class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Annotated[int, msgspec.Meta(ge=1, le=65_535)] = 8000
     store: StoreKind = StoreKind.MEMORY
     """Where idempotency keys and rate-limit windows live: memory (one process) or redis."""
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -202,6 +211,13 @@ def _env_value(path: tuple[str, ...], raw: str) -> Any:
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    known = {name for name, _ in setting_names()} | {CONFIG_FILE_ENV}
+    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX) and name not in known)
+    if unknown:
+        raise SettingsError(
+            "unknown settings in the environment: "
+            + "; ".join(_unknown_hint(name, known) for name in unknown)
+        )
     data: dict[str, Any] = {}
     for field in _struct_fields(Settings):
         if field in _SECTIONS:
@@ -216,6 +232,11 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             if name in env:
                 data.setdefault(section, {})[sub] = _env_value((section, sub), env[name])
     return data
+
+
+def _unknown_hint(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+    return f"{name} (did you mean {close[0]}?)" if close else name
 
 
 def _section_cls(section: str) -> type[msgspec.Struct]:
@@ -239,39 +260,149 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment (and ``QGATE_CONFIG_FILE``); raise SettingsError."""
+def load_settings(env: Mapping[str, str] | None = None, *, layer: str | None = None) -> Settings:
+    """Build settings from the environment (and ``QGATE_CONFIG_FILE``); raise SettingsError.
+
+    ``layer`` (``system``, ``process``, ``experience`` or ``all``) adds the checks of that
+    deployment shape to :func:`validate_for_mode` (the service client secrets it needs).
+    """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
-    config_file = env.get("QGATE_CONFIG_FILE")
+    config_file = env.get(CONFIG_FILE_ENV)
     if config_file:
         path = Path(config_file)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise SettingsError(f"QGATE_CONFIG_FILE: {path} does not exist") from exc
+            raise SettingsError(f"{CONFIG_FILE_ENV}: {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"QGATE_CONFIG_FILE: {path} is not valid TOML ({exc})") from exc
+            raise SettingsError(f"{CONFIG_FILE_ENV}: {path} is not valid TOML ({exc})") from exc
     data = _merge(data, _from_env(env))
+    _check_client_fields(data)
     try:
         settings = msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise SettingsError(f"invalid setting: {exc}") from exc
-    validate_for_mode(settings)
+        raise SettingsError(_describe_validation_error(str(exc))) from exc
+    validate_for_mode(settings, layer=layer)
     return settings
 
 
-def validate_for_mode(settings: Settings) -> None:
-    """Refuse a configuration that is unsafe for its mode, naming every problem at once."""
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+
+
+def _setting_label(dotted: str) -> str:
+    """``auth.audience`` -> ``QGATE_AUTH_AUDIENCE (auth.audience)``; ``port`` -> ``QGATE_PORT``."""
+    parts = re.split(r"[\[.]", dotted)
+    head = parts[:2] if parts[0] in _SECTIONS else parts[:1]
+    env_name = ENV_PREFIX + "_".join(part.upper() for part in head)
+    return env_name if dotted == head[0] else f"{env_name} ({dotted})"
+
+
+def _describe_validation_error(message: str) -> str:
+    """Turn msgspec's ``Expected int - at `$.auth.leeway_seconds``` into a setting's name."""
+    match = _AT.match(message)
+    assert match is not None  # the pattern matches any string
+    what, path = match["what"], (match["path"] or "").lstrip(".")
+    unknown = _UNKNOWN_FIELD.match(what)
+    if unknown is not None:
+        dotted = f"{path}.{unknown['field']}" if path else unknown["field"]
+        known = [dotted_name for _, dotted_name in setting_names()]
+        close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown setting {dotted!r}{hint}"
+    if not path:
+        return f"invalid settings: {what}"
+    return f"invalid setting {_setting_label(path)}: {what}"
+
+
+def _check_client_fields(data: Mapping[str, Any]) -> None:
+    """ClientConfig ignores unknown keys; a misspelt ``supplier_id`` must not go unnoticed."""
+    section = data.get("dev_issuer")
+    clients = section.get("clients") if isinstance(section, Mapping) else None
+    if not isinstance(clients, list):
+        return
+    allowed = set(_struct_fields(ClientConfig))
+    for index, client in enumerate(clients):
+        if isinstance(client, Mapping):
+            unknown = sorted(set(client) - allowed)
+            if unknown:
+                raise SettingsError(
+                    f"unknown setting in dev_issuer.clients[{index}]: {', '.join(unknown)} "
+                    f"(a client has: {', '.join(sorted(allowed))})"
+                )
+
+
+#: Deployment shape -> the service clients (id field, secret field) its layers call down with.
+_SERVICE_CLIENTS: Final = {
+    "process": (("process_client_id", "process_client_secret"),),
+    "experience": (("experience_client_id", "experience_client_secret"),),
+    "all": (
+        ("experience_client_id", "experience_client_secret"),
+        ("process_client_id", "process_client_secret"),
+    ),
+}
+_TIER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _tier_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    rate_limit = settings.rate_limit
+    for name, limit in rate_limit.tiers.items():
+        if not _TIER_NAME.fullmatch(name):
+            problems.append(
+                f"QGATE_RATE_LIMIT_TIERS: tier name {name!r} must be 1-64 of A-Z a-z 0-9 _ . -"
+            )
+        try:
+            items = limits.parse_many(limit)
+        except ValueError:
+            items = []
+        if len(items) != 1 or items[0].amount < 1:
+            problems.append(
+                f"QGATE_RATE_LIMIT_TIERS: tier {name!r} has {limit!r}, not one limit like "
+                "'600/minute' or '10 per 2 seconds'"
+            )
+    references = [
+        ("QGATE_RATE_LIMIT_DEFAULT_TIER", rate_limit.default_tier),
+        ("QGATE_RATE_LIMIT_ANONYMOUS_TIER", rate_limit.anonymous_tier),
+    ]
+    references += [
+        (f"QGATE_RATE_LIMIT_CLIENT_TIERS[{client!r}]", tier)
+        for client, tier in rate_limit.client_tiers.items()
+    ]
+    if settings.dev_issuer.enabled:
+        references += [
+            (f"QGATE_DEV_ISSUER_CLIENTS[{client.client_id!r}].tier", client.tier)
+            for client in settings.dev_issuer.clients
+            if client.client_id not in rate_limit.client_tiers
+        ]
+    for where, tier in references:
+        if tier not in rate_limit.tiers:
+            problems.append(
+                f"{where}: rate-limit tier {tier!r} is not defined in QGATE_RATE_LIMIT_TIERS "
+                f"(have: {', '.join(sorted(rate_limit.tiers))})"
+            )
+    return problems
+
+
+def validate_for_mode(settings: Settings, *, layer: str | None = None) -> None:
+    """Refuse a configuration that is unsafe for its mode, naming every problem at once.
+
+    With ``layer`` (``process``, ``experience`` or ``all``), also the service client secrets
+    that layer needs to call the one below.
+    """
     problems: list[str] = []
     if settings.log_format not in ("json", "text"):
         problems.append("QGATE_LOG_FORMAT must be json or text")
-    for name, limit in settings.rate_limit.tiers.items():
-        if "/" not in limit:
-            problems.append(f"rate_limit.tiers.{name}: {limit!r} is not like '600/minute'")
-    for tier in (settings.rate_limit.default_tier, settings.rate_limit.anonymous_tier):
-        if tier not in settings.rate_limit.tiers:
-            problems.append(f"rate-limit tier {tier!r} is not defined in rate_limit.tiers")
+    if not isinstance(logging.getLevelNamesMapping().get(settings.log_level.upper()), int):
+        problems.append("QGATE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    unsupported = [alg for alg in settings.auth.algorithms if alg not in SUPPORTED_ALGORITHMS]
+    if unsupported or not settings.auth.algorithms:
+        problems.append(
+            f"QGATE_AUTH_ALGORITHMS: {', '.join(unsupported) or 'none given'} not supported "
+            f"(choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))})"
+        )
+    problems.extend(_tier_problems(settings))
     if settings.mode is Mode.PROD:
         if settings.dev_issuer.enabled:
             problems.append(
@@ -285,6 +416,13 @@ def validate_for_mode(settings: Settings) -> None:
             )
         if not settings.auth.issuer.startswith("https://"):
             problems.append("QGATE_AUTH_ISSUER must be an https:// URL in production")
+    for id_field, secret_field in _SERVICE_CLIENTS.get(layer or "", ()):
+        client_id = getattr(settings.layers, id_field)
+        if settings.service_secret(client_id, getattr(settings.layers, secret_field)) is None:
+            problems.append(
+                f"QGATE_LAYERS_{secret_field.upper()} is missing: the secret of the service "
+                f"client {client_id!r} this layer calls the layer below with"
+            )
     if problems:
         raise SettingsError(
             f"qgate refuses to start in {settings.mode.value} mode:\n  - " + "\n  - ".join(problems)

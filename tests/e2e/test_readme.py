@@ -1,0 +1,101 @@
+"""What the README tells a newcomer, done for real: `qgate serve` (all-in-one), `qgate token`,
+then one call per layer, and one correlation id through the logs of all three layers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e._servers import PROJECT_ROOT, Cluster
+
+
+def _qgate(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def qgate() -> Iterator[Cluster]:
+    with Cluster() as cluster:
+        cluster.add("qgate", "all")
+        cluster.start()
+        yield cluster
+
+
+def test_token_list_names_the_demo_clients() -> None:
+    listing = _qgate("token", "--list")
+    for client in ("plant-app", "supplier-portal-sup-0001", "operations", "experience-service"):
+        assert client in listing
+    assert "plants=1000" in listing
+    assert "supplier_id=SUP-0001" in listing
+
+
+def test_newcomer_calls_each_layer_with_one_correlation_id(qgate: Cluster) -> None:
+    url = qgate.url("qgate")
+    plant = _qgate("token", "--client", "plant-app", "--url", url).strip()
+    ops = _qgate("token", "--client", "operations", "--url", url).strip()
+    assert plant.count(".") == 2
+    assert ops.count(".") == 2
+
+    correlation_id = f"readme-{uuid.uuid4()}"
+    with httpx.Client(base_url=url, timeout=10) as http:
+        answer = http.get(
+            "/plant/v1/whoami",
+            headers={"Authorization": f"Bearer {plant}", "X-Correlation-ID": correlation_id},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-correlation-id"] == correlation_id
+        body = answer.json()
+        assert [hop["layer"] for hop in body["hops"]] == ["experience", "process", "system"]
+        assert {hop["correlationId"] for hop in body["hops"]} == {correlation_id}
+        system_hop = body["hops"][2]
+        assert system_hop["caller"]["clientId"] == "process-service"
+        assert [c["clientId"] for c in system_hop["caller"]["onBehalfOf"]] == [
+            "plant-app",
+            "experience-service",
+        ]
+
+        for path in ("/process/v1/whoami", "/system/erp/v1/whoami", "/system/qms/v1/whoami"):
+            direct = http.get(path, headers={"Authorization": f"Bearer {ops}"})
+            assert direct.status_code == 200, (path, direct.text)
+            assert direct.json()["caller"]["clientId"] == "operations"
+
+        key = f"check-{uuid.uuid4()}"
+        headers = {"Authorization": f"Bearer {plant}", "Idempotency-Key": key}
+        first = http.post("/plant/v1/connectivity-checks", json={"note": "first"}, headers=headers)
+        again = http.post("/plant/v1/connectivity-checks", json={"note": "first"}, headers=headers)
+        assert first.status_code == 201, first.text
+        assert again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["checkId"] == first.json()["checkId"]
+        assert [hop["surface"] for hop in first.json()["hops"]] == [
+            "plant",
+            "quality",
+            "erp",
+            "qms",
+        ]
+
+    # Each layer writes its access line just after answering: wait for the outermost one.
+    qgate.wait_for_logs(
+        "qgate",
+        lambda e: e.get("correlationId") == correlation_id and e.get("layer") == "experience",
+    )
+    layers = {
+        entry.get("layer")
+        for entry in qgate.logs("qgate")
+        if entry.get("correlationId") == correlation_id
+    }
+    assert {"experience", "process", "system"} <= layers
