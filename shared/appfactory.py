@@ -77,7 +77,12 @@ def build_platform(
     closers.append(idempotency_store.aclose)
     limiter = rate_limiter
     if limiter is None and settings.rate_limit.enabled:
-        client_tiers = {client.client_id: client.tier for client in settings.dev_issuer.clients}
+        # The dev issuer's clients carry a tier; they exist only while that issuer runs.
+        client_tiers = (
+            {client.client_id: client.tier for client in settings.dev_issuer.clients}
+            if settings.dev_issuer.enabled
+            else {}
+        )
         client_tiers.update(settings.rate_limit.client_tiers)
         options: dict[str, Any] = {
             "tiers": settings.rate_limit.tiers,

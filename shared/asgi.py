@@ -18,13 +18,13 @@ __all__ = ["all_in_one", "experience", "issuer", "process", "system"]
 
 
 def _layer(name: str) -> ASGIApp:
-    settings = load_settings()
+    settings = load_settings(layer=name)
     configure_logging(layer=name, level=settings.log_level, fmt=settings.log_format)
     return cast("ASGIApp", create_layer(name, settings))
 
 
 def all_in_one() -> ASGIApp:
-    settings = load_settings()
+    settings = load_settings(layer="all")
     configure_logging(layer="all-in-one", level=settings.log_level, fmt=settings.log_format)
     return create_all_in_one(settings, freeze_gc=True)
 

@@ -31,7 +31,8 @@ _TARGETS = ("all", "system", "process", "experience", "issuer")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = load_settings()  # fail fast, with the settings error, before the server starts
+    # Fail fast, with every settings problem of this deployment shape, before a server starts.
+    settings = load_settings(layer=args.target)
     host = args.host or settings.host
     port = args.port or settings.port
     factory = "shared.asgi:" + ("all_in_one" if args.target == "all" else args.target)

@@ -24,11 +24,12 @@ from shared.asgitypes import ASGIApp, Receive, Scope, Send
 from shared.auth import DevIssuer, dev_issuer_router
 from shared.correlation import CorrelationASGI
 from shared.errors import exception_handlers
-from shared.settings import Mode, Settings, SettingsError
+from shared.settings import Mode, Settings, SettingsError, validate_for_mode
 
 __all__ = [
     "LAYER_FACTORIES",
     "PrefixDispatcher",
+    "TransportWrapper",
     "build_issuer_app",
     "create_all_in_one",
     "create_layer",
@@ -55,16 +56,23 @@ def load_factory(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def build_issuer_app(settings: Settings) -> tuple[Litestar, DevIssuer]:
-    """The development token issuer as its own app (dev mode only)."""
+def build_issuer_app(
+    settings: Settings, *, issuer: DevIssuer | None = None
+) -> tuple[Litestar, DevIssuer]:
+    """The development token issuer as its own app (dev mode only).
+
+    ``issuer`` serves a given DevIssuer (tests sign their own tokens with it); by default one is
+    built from the settings.
+    """
     if settings.mode is not Mode.DEV or not settings.dev_issuer.enabled:
         raise SettingsError("the development token issuer runs only in dev mode")
-    issuer = DevIssuer(
-        issuer=settings.auth.issuer,
-        audience=settings.auth.audience,
-        clients=settings.dev_issuer.clients,
-        token_ttl=settings.dev_issuer.token_ttl_seconds,
-    )
+    if issuer is None:
+        issuer = DevIssuer(
+            issuer=settings.auth.issuer,
+            audience=settings.auth.audience,
+            clients=settings.dev_issuer.clients,
+            token_ttl=settings.dev_issuer.token_ttl_seconds,
+        )
 
     from litestar import get  # noqa: PLC0415 - local: only the issuer app has this probe
 
@@ -88,7 +96,12 @@ def build_issuer_app(settings: Settings) -> tuple[Litestar, DevIssuer]:
 
 
 def create_layer(name: str, settings: Settings, **adapters: Any) -> Litestar:
-    """One layer's app, by name, through its import string."""
+    """One layer's app, by name, through its import string.
+
+    The settings are checked for that layer first (:func:`validate_for_mode`), so a refused
+    configuration names every problem at once, the missing service client secret included.
+    """
+    validate_for_mode(settings, layer=name)
     factory: Callable[..., Litestar] = load_factory(LAYER_FACTORIES[name])
     return factory(settings, **adapters)
 
@@ -155,19 +168,40 @@ def _in_process(app: Litestar) -> httpx.ASGITransport:
     return httpx.ASGITransport(app=cast("ASGIApp", app))
 
 
-def create_all_in_one(settings: Settings, *, freeze_gc: bool = False) -> PrefixDispatcher:
-    """The embedded default: issuer and the three layers in one process."""
-    issuer_app, _ = build_issuer_app(settings)
-    issuer = _in_process(issuer_app)
-    system = create_layer("system", settings, issuer_transport=issuer)
+TransportWrapper = Callable[[str, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+"""``(target, transport) -> transport``: wraps the in-process transport to ``issuer``,
+``system`` or ``process`` (tests use it to make a hop slow or fail)."""
+
+
+def create_all_in_one(
+    settings: Settings,
+    *,
+    freeze_gc: bool = False,
+    issuer: DevIssuer | None = None,
+    wrap_transport: TransportWrapper | None = None,
+) -> PrefixDispatcher:
+    """The embedded default: issuer and the three layers in one process.
+
+    ``issuer`` and ``wrap_transport`` are seams for tests: the DevIssuer to serve (so a test can
+    sign tokens with the app's key) and a wrapper around each in-process hop.
+    """
+    validate_for_mode(settings, layer="all")
+
+    def hop(target: str, app: Litestar) -> httpx.AsyncBaseTransport:
+        transport = _in_process(app)
+        return transport if wrap_transport is None else wrap_transport(target, transport)
+
+    issuer_app, _ = build_issuer_app(settings, issuer=issuer)
+    to_issuer = hop("issuer", issuer_app)
+    system = create_layer("system", settings, issuer_transport=to_issuer)
     process = create_layer(
-        "process", settings, issuer_transport=issuer, system_transport=_in_process(system)
+        "process", settings, issuer_transport=to_issuer, system_transport=hop("system", system)
     )
     experience = create_layer(
         "experience",
         settings,
-        issuer_transport=issuer,
-        process_transport=_in_process(process),
+        issuer_transport=to_issuer,
+        process_transport=hop("process", process),
     )
     return PrefixDispatcher(
         [

@@ -73,8 +73,11 @@ class ServiceTokenSource:
         client_secret: str,
         scope: str | None = None,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """:param clock: monotonic seconds (tests move time with it)."""
         self._client = client
+        self._clock = clock
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -88,16 +91,20 @@ class ServiceTokenSource:
     def client_id(self) -> str:
         return self._client_id
 
-    def invalidate(self) -> None:
-        self._token = None
-        self._expires_at = 0.0
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget the cached token; with ``token``, only if it is still the cached one (so that
+        concurrent requests refused with the same stale token cause one refetch, not one each).
+        """
+        if token is None or token == self._token:
+            self._token = None
+            self._expires_at = 0.0
 
     async def token(self) -> str:
         """A valid access token; fetched from the token endpoint only when needed."""
-        if self._token is not None and time.monotonic() < self._expires_at:
+        if self._token is not None and self._clock() < self._expires_at:
             return self._token
         async with self._lock:
-            if self._token is not None and time.monotonic() < self._expires_at:
+            if self._token is not None and self._clock() < self._expires_at:
                 return self._token
             form = {"grant_type": "client_credentials"}
             if self._scope:
@@ -124,7 +131,7 @@ class ServiceTokenSource:
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise DownstreamUnavailable("token endpoint answered garbage") from exc
             self._token = answer.access_token
-            self._expires_at = time.monotonic() + max(
+            self._expires_at = self._clock() + max(
                 answer.expires_in - _REFRESH_MARGIN_SECONDS, answer.expires_in / 2
             )
             return self._token
@@ -190,7 +197,7 @@ class LayerClient:
                 raise DownstreamUnavailable(f"{self.name} unreachable") from exc
             if response.status_code == 401 and attempt == 1:
                 # The token may have been signed by a rotated key or expired early: fetch anew once.
-                self._tokens.invalidate()
+                self._tokens.invalidate(token)
                 continue
             if response.status_code >= 500:
                 _log.warning(

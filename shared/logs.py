@@ -2,8 +2,9 @@
 
 Every record carries ``correlationId`` and ``traceparent`` of the request being handled (from
 :mod:`shared.correlation`), the layer that wrote it, and any ``extra={"qgate": {...}}`` fields.
-Secrets never reach a log line: :func:`redact` removes bearer tokens, client secrets and
-``Authorization`` values from messages before they are written.
+Secrets never reach a log line: :func:`redact` removes bearer tokens, client secrets,
+``Authorization`` values and passwords in URLs from messages, exception texts and the string
+values of the structured fields before they are written.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ __all__ = ["JsonFormatter", "configure_logging", "redact"]
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]+"),
-    re.compile(r"(?i)((?:client_secret|password|access_token)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',]+"),
+    re.compile(
+        r"(?i)((?:secret|password|passwd|access_token|refresh_token|id_token|api_key)"
+        r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',]+"
+    ),
     re.compile(r"(eyJ)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    # user:password@ in URLs (redis://:pw@host, https://id:secret@idp)
+    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+(?=@)"),
 )
 
 
@@ -35,13 +41,24 @@ def redact(text: str) -> str:
     return text
 
 
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     """Render a record as one JSON line with the correlation ids of the current request."""
 
     def __init__(self, layer: str) -> None:
         super().__init__()
         self.layer = layer
-        self._encoder = msgspec.json.Encoder()
+        # A field msgspec cannot encode is written as its (redacted) repr, not a logging error.
+        self._encoder = msgspec.json.Encoder(enc_hook=lambda obj: redact(repr(obj)))
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -56,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "qgate", None)
         if isinstance(fields, dict):
-            entry.update({k: v for k, v in fields.items() if k not in entry})
+            entry.update({k: _redact_value(v) for k, v in fields.items() if k not in entry})
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return self._encoder.encode(entry).decode("utf-8")

@@ -105,6 +105,9 @@ class RateLimitSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
             "standard": "600/minute",
             "operations": "3000/minute",
             "anonymous": "120/minute",
+            # The layers' own clients carry every end client's traffic, already limited at the
+            # edge: their tier must not cap the whole gateway at one client's quota.
+            "service": "60000/minute",
         }
     )
     """Tier name -> limit in ``limits`` notation (``600/minute``)."""
@@ -278,6 +281,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, layer: str | None = N
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{CONFIG_FILE_ENV}: {path} is not valid TOML ({exc})") from exc
     data = _merge(data, _from_env(env))
+    tiers = data.get("rate_limit", {}).get("tiers")
+    if isinstance(tiers, Mapping):
+        # Configured tiers add to (or redefine) the built-in ones, so configuring one tier
+        # does not silently drop the others that clients refer to.
+        data["rate_limit"]["tiers"] = {**RateLimitSettings().tiers, **tiers}
     _check_client_fields(data)
     try:
         settings = msgspec.convert(data, Settings, strict=False)

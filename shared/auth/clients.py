@@ -9,7 +9,7 @@ from shared.auth.scopes import DELEGATION_SCOPE, SCOPES
 __all__ = ["ClientConfig", "demo_clients"]
 
 
-class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
+class ClientConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One client-credentials client: its secret, the scopes it may be granted and its tenancy."""
 
     client_id: str
@@ -66,11 +66,13 @@ def demo_clients() -> list[ClientConfig]:
             "experience-service",
             ["quality.read", "quality.write", DELEGATION_SCOPE],
             "Experience layer calling the process layer",
+            tier="service",
         ),
         _demo(
             "process-service",
             ["erp.read", "erp.write", "qms.read", "qms.write", DELEGATION_SCOPE],
             "Process layer calling the system layer",
+            tier="service",
         ),
         _demo(
             "operations",
