@@ -137,10 +137,17 @@ def _document_headers(paths: Mapping[str, Any]) -> None:
                     headers["Retry-After"] = _header(
                         "Seconds until the quota frees up.", required=True, type_="integer"
                     )
-                if status in ("401", "403"):
+                if status == "401":
                     headers["WWW-Authenticate"] = _header(
-                        "RFC 6750 challenge (`invalid_token`, `insufficient_scope`).",
+                        'RFC 6750 challenge: `Bearer realm="qgate"`, with `error="invalid_token"` '
+                        "when a token was sent.",
                         required=True,
+                    )
+                if status == "403":
+                    # Not on every 403: refusing an on-behalf-of header is no token problem.
+                    headers["WWW-Authenticate"] = _header(
+                        'RFC 6750 challenge with `error="insufficient_scope"` and the missing '
+                        "`scope`, when the token lacks a scope."
                     )
                 if idempotent and status.startswith("2"):
                     headers["Idempotent-Replayed"] = _header(

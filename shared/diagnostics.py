@@ -22,7 +22,7 @@ from litestar.params import JSONBody
 
 from shared.auth import Caller, Principal
 from shared.correlation import current_correlation_id
-from shared.errors import DownstreamRejected, Unauthenticated
+from shared.errors import DownstreamRejected, DownstreamUnavailable, Unauthenticated
 from shared.http import LayerClient
 from shared.models import QgateStruct, RequestStruct
 from shared.routes import DOWNSTREAM, IDEMPOTENT, READ, WRITE, IdempotencyKey, problems, requires
@@ -166,7 +166,16 @@ def chain_for(principal: Principal) -> tuple[Caller, ...]:
 
 
 def decode_downstream(response: httpx.Response, type_: type[_T], *, layer: str) -> _T:
-    """Decode a 2xx answer from the layer below; anything else is a bad gateway (502)."""
+    """Decode a 2xx answer from the layer below.
+
+    A 429 (the layer below is shedding load) is a retryable 503 with its ``Retry-After``;
+    anything else that is not 2xx is a bad gateway (502).
+    """
+    if response.status_code == 429:
+        retry_after = response.headers.get("retry-after", "1")
+        raise DownstreamUnavailable(
+            f"{layer} is rate limiting qgate", headers={"Retry-After": retry_after}
+        )
     if not 200 <= response.status_code < 300:
         _log.warning("%s answered %s: %s", layer, response.status_code, response.text[:500])
         raise DownstreamRejected(f"{layer} answered {response.status_code}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Awaitable
 from typing import Any, Final
 
 import msgspec
@@ -126,7 +127,8 @@ def _canonical_body(body: bytes) -> bytes:
         return b""
     try:
         return msgspec.json.encode(msgspec.json.decode(body), order="sorted")
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # Not JSON (or not decodable): fingerprint the bytes; the handler answers 400 for it.
         return body
 
 
@@ -289,11 +291,18 @@ class PlatformMiddleware(ASGIMiddleware):
         body = await self._read_body(receive)
         store = self.platform.idempotency
         store_key = f"{principal.client_id}:{key}"
-        claim = await store.claim(
-            store_key,
-            _fingerprint(scope, body),
-            in_flight_ttl=float(self.platform.idempotency_in_flight_seconds),
-        )
+        try:
+            claim = await store.claim(
+                store_key,
+                _fingerprint(scope, body),
+                in_flight_ttl=float(self.platform.idempotency_in_flight_seconds),
+            )
+        except Exception as exc:
+            # Without the store nothing guarantees "at most once": refuse rather than risk it.
+            _log.error("idempotency store unavailable: %s", type(exc).__name__)
+            raise DownstreamUnavailable(
+                "The idempotency store is unavailable; retry with the same key later."
+            ) from exc
         if claim.outcome is ClaimOutcome.IN_FLIGHT:
             raise IdempotencyKeyInFlight(
                 "The first request with this Idempotency-Key has not finished; retry later."
@@ -348,19 +357,27 @@ class PlatformMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, replay_receive, capture)
         except BaseException:
-            await store.release(store_key, token)
+            await _settle(store.release(store_key, token), "release")
             raise
         if status < 400:
             stored = StoredResponse(status=status, headers=headers, body=b"".join(chunks))
-            if not await store.complete(
-                store_key,
-                token,
-                stored,
-                retention=float(self.platform.idempotency_retention_seconds),
+            retention = float(self.platform.idempotency_retention_seconds)
+            if not await _settle(
+                store.complete(store_key, token, stored, retention=retention), "complete"
             ):
-                _log.warning("idempotency record for a key expired while its request ran")
+                _log.warning("the response of an idempotent request was not stored")
         else:
-            await store.release(store_key, token)
+            await _settle(store.release(store_key, token), "release")
+
+
+async def _settle(outcome: Awaitable[bool], what: str) -> bool:
+    """Finish an idempotency record after the response went out: a store failure is logged
+    (the caller already has its answer); the in-flight claim then expires on its own."""
+    try:
+        return await outcome
+    except Exception as exc:
+        _log.error("idempotency store failed to %s a key: %s", what, type(exc).__name__)
+        return False
 
 
 async def _replay(stored: StoredResponse, send: Send) -> None:

@@ -7,13 +7,35 @@ error responses (:func:`problems`), and, when unsafe, the ``Idempotency-Key`` he
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NamedTuple
 
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter
 
-from shared.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem
+from shared.errors import (
+    PROBLEM_JSON,
+    PROBLEM_TYPE_BASE,
+    BadRequest,
+    ContentTooLarge,
+    DownstreamRejected,
+    DownstreamTimeout,
+    DownstreamUnavailable,
+    Forbidden,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    InsufficientScope,
+    MalformedBody,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Problem,
+    QgateError,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 __all__ = [
     "DOWNSTREAM",
@@ -21,32 +43,82 @@ __all__ = [
     "READ",
     "WRITE",
     "IdempotencyKey",
+    "StatusGroup",
     "problems",
     "requires",
 ]
 
-_DESCRIPTIONS: Final = {
-    400: ("bad-request", "Malformed request: a header or parameter is not acceptable."),
-    401: ("unauthenticated", "No access token, or one that is invalid, expired or not for qgate."),
-    403: ("insufficient-scope", "The token lacks a scope this operation requires."),
-    404: ("not-found", "No such resource (or not visible to this caller)."),
-    409: ("idempotency-key-in-flight", "A request with this Idempotency-Key is still running."),
-    412: ("precondition-failed", "The If-Match ETag is stale."),
-    413: ("content-too-large", "The request body is too large."),
-    422: ("validation-failed", "The request does not match the contract (every error listed)."),
-    428: ("precondition-required", "This operation requires If-Match."),
-    429: ("rate-limited", "Rate limit exceeded; see Retry-After and RateLimit."),
-    500: ("internal-error", "Unexpected failure; quote the correlation id."),
-    502: ("downstream-rejected", "The layer or system below gave an unusable answer."),
-    503: ("downstream-unavailable", "The layer or system below is unavailable; retry later."),
-    504: ("downstream-timeout", "The layer or system below did not answer in time."),
-}
 
-READ: Final = (400, 401, 403, 422, 429, 500)
-"""Errors every secured read can answer."""
-WRITE: Final = (400, 401, 403, 409, 413, 422, 429, 500)
-"""Errors every secured unsafe operation can answer."""
-DOWNSTREAM: Final = (502, 503, 504)
+class StatusGroup(tuple[int, ...]):
+    """Error statuses an operation can answer; ``unsafe`` groups are idempotent writes."""
+
+    unsafe: bool = False
+
+
+class _UnsafeGroup(StatusGroup):
+    unsafe = True
+
+
+class _Problem(NamedTuple):
+    """One kind of problem a status can carry, as documented in the contracts."""
+
+    error: type[QgateError]
+    when: str
+    unsafe_only: bool = False
+
+
+_PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
+    400: (
+        _Problem(BadRequest, "a header or parameter is not acceptable"),
+        _Problem(MalformedBody, "the body is not valid JSON", unsafe_only=True),
+        _Problem(IdempotencyKeyMissing, "the Idempotency-Key header is missing", unsafe_only=True),
+    ),
+    401: (
+        _Problem(
+            Unauthenticated, "no access token, or one that is invalid, expired or not for qgate"
+        ),
+    ),
+    403: (
+        _Problem(InsufficientScope, "the token lacks a scope this operation requires"),
+        _Problem(Forbidden, "the client may not act on behalf of another caller"),
+    ),
+    404: (_Problem(NotFound, "no such resource (or not visible to this caller)"),),
+    409: (
+        _Problem(
+            IdempotencyKeyInFlight,
+            "a request with this Idempotency-Key is still running",
+            unsafe_only=True,
+        ),
+    ),
+    412: (_Problem(PreconditionFailed, "the If-Match ETag is stale"),),
+    413: (_Problem(ContentTooLarge, "the request body is too large"),),
+    422: (
+        _Problem(ValidationFailed, "the request does not match the contract (`errors` lists all)"),
+        _Problem(
+            IdempotencyKeyReused,
+            "the Idempotency-Key was used before with a different request",
+            unsafe_only=True,
+        ),
+    ),
+    428: (_Problem(PreconditionRequired, "this operation requires If-Match"),),
+    429: (_Problem(RateLimited, "rate limit exceeded; see Retry-After and RateLimit"),),
+    500: (_Problem(QgateError, "unexpected failure; quote the correlation id"),),
+    502: (_Problem(DownstreamRejected, "the layer or system below gave an unusable answer"),),
+    503: (
+        _Problem(
+            DownstreamUnavailable,
+            "the layer below, or a store qgate depends on, is unavailable; retry later",
+        ),
+    ),
+    504: (_Problem(DownstreamTimeout, "the layer or system below did not answer in time"),),
+}
+_EXAMPLE_CORRELATION_ID: Final = "5f0c6c1e-8f2a-4b7e-9a57-3f6d2b1c0a9e"
+
+READ: Final = StatusGroup((400, 401, 403, 422, 429, 500, 503))
+"""Errors every secured read can answer (503: the rate-limit store is down, fail-closed)."""
+WRITE: Final = _UnsafeGroup((400, 401, 403, 409, 413, 422, 429, 500, 503))
+"""Errors every secured unsafe (idempotent) operation can answer."""
+DOWNSTREAM: Final = StatusGroup((502, 503, 504))
 """Errors of operations that call the layer below."""
 
 IDEMPOTENT: Final[dict[str, Any]] = {"idempotent": True}
@@ -57,14 +129,15 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key",
         description=(
             "Unique key for this request (draft-ietf-httpapi-idempotency-key-header), 1 to 255 "
-            "visible ASCII characters, reused unchanged on every retry. Keys are scoped to the "
+            "visible ASCII characters, reused unchanged on every retry (the structured-field "
+            'string form `"key"` names the same key as `key`). Keys are scoped to the '
             "client; a completed response is replayed with `Idempotent-Replayed: true` for 24 "
             "hours (QGATE_IDEMPOTENCY_RETENTION_SECONDS). Reusing a key with a different request "
             "answers 422; while the first request runs, 409. An error response frees the key."
         ),
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r'^(?!""$)[\x21-\x7e]+$',
     ),
 ]
 
@@ -74,29 +147,39 @@ def requires(*scopes: str) -> list[SecurityRequirement]:
     return [{"oauth2": list(scopes)}]
 
 
+def _example(status: int, problem: _Problem) -> Example:
+    error = problem.error
+    value: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + error.slug,
+        "title": error.title,
+        "status": status,
+        "correlationId": _EXAMPLE_CORRELATION_ID,
+    }
+    if problem.error is ValidationFailed:
+        value["errors"] = [{"location": "body.note", "message": "Expected `str` of length <= 200"}]
+    return Example(summary=problem.when[:1].upper() + problem.when[1:], value=value)
+
+
 def problems(*groups: tuple[int, ...] | int) -> dict[int, ResponseSpec]:
-    """problem+json responses for the given statuses (groups of statuses or single ones)."""
+    """problem+json responses for the given statuses (groups of statuses or single ones).
+
+    Each response is described and exemplified with every problem its status can carry; the
+    Idempotency-Key problems only on operations given the :data:`WRITE` group.
+    """
     statuses: set[int] = set()
+    unsafe = False
     for group in groups:
         statuses.update(group if isinstance(group, tuple) else (group,))
+        unsafe = unsafe or (isinstance(group, StatusGroup) and group.unsafe)
     specs: dict[int, ResponseSpec] = {}
     for status in sorted(statuses):
-        slug, description = _DESCRIPTIONS[status]
+        kinds = [kind for kind in _PROBLEMS[status] if unsafe or not kind.unsafe_only]
+        description = "; or ".join(kind.when for kind in kinds)
         specs[status] = ResponseSpec(
             data_container=Problem,
             media_type=PROBLEM_JSON,
-            description=description,
+            description=description[:1].upper() + description[1:] + ".",
             generate_examples=False,
-            examples=[
-                Example(
-                    summary=slug,
-                    value={
-                        "type": PROBLEM_TYPE_BASE + slug,
-                        "title": description,
-                        "status": status,
-                        "correlationId": "5f0c6c1e-8f2a-4b7e-9a57-3f6d2b1c0a9e",
-                    },
-                )
-            ],
+            examples=[_example(status, kind) for kind in kinds],
         )
     return specs

@@ -630,3 +630,13 @@ async def test_ready_is_503_when_a_store_is_down(start: Start) -> None:
         body = assert_problem(ready, 503, "not-ready")
         assert "idempotency-store" in body["detail"]
         assert "process-layer" in body["detail"]
+
+
+async def test_idempotent_operation_is_503_when_the_store_is_down(start: Start) -> None:
+    # Without the idempotency store nothing guarantees "at most once": refuse, retryably.
+    settings = Settings(store=StoreKind.REDIS, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+    async with start(settings) as gw:
+        token = await gw.token("operations")
+        answer = await gw.post_check(token, f"key-{uuid.uuid4()}", {"note": "x"})
+        assert_problem(answer, 503, "downstream-unavailable")
+        assert "redis" not in answer.text.lower()  # no backend detail leaks

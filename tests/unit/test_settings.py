@@ -139,6 +139,7 @@ def test_configured_tiers_add_to_the_built_in_ones() -> None:
     assert settings.rate_limit.tiers["service"] == RateLimitSettings().tiers["service"]
     assert settings.rate_limit.tiers["anonymous"] == RateLimitSettings().tiers["anonymous"]
 
+
 def test_comma_list_for_algorithms() -> None:
     settings = load_settings({"QGATE_AUTH_ALGORITHMS": " RS256, PS256 ,,ES384 "})
     assert settings.auth.algorithms == ["RS256", "PS256", "ES384"]

@@ -6,6 +6,8 @@ against the handler's ``data`` type, so one answer names every wrong, missing an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, cast
 
@@ -15,8 +17,11 @@ import pytest
 from litestar import Litestar, get, post
 from litestar.params import Body, HeaderParameter, QueryParameter
 
+from shared.auth import DevIssuer
+from shared.composition import create_all_in_one
 from shared.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, exception_handlers
 from shared.models import QgateStruct, RequestStruct
+from shared.settings import Settings
 
 
 class Line(RequestStruct, frozen=True, kw_only=True):
@@ -30,11 +35,21 @@ class Address(RequestStruct, frozen=True, kw_only=True):
     dock: int = 1
 
 
+class Window(RequestStruct, frozen=True, kw_only=True):
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+
+
 class Order(RequestStruct, frozen=True, kw_only=True):
     note: Annotated[str, msgspec.Meta(max_length=10)] = ""
     items: Annotated[list[Line], msgspec.Meta(max_length=5)]
     ship_to: Address | None = None
     tags: dict[str, int] = msgspec.field(default_factory=dict)
+    window: Window | None = None
 
 
 class Accepted(QgateStruct, frozen=True, kw_only=True):
@@ -55,6 +70,12 @@ def create_lines(data: Annotated[list[Line], Body()]) -> Accepted:
     return Accepted(count=len(data))
 
 
+@post("/broken", status_code=201, sync_to_thread=False)
+def broken(data: Annotated[Line, Body()]) -> Accepted:
+    b"\xff".decode("utf-8")  # a server bug, not the client's body
+    return Accepted(count=0)
+
+
 @get("/search", sync_to_thread=False)
 def search(
     limit: Annotated[int, QueryParameter(ge=1, le=10)],
@@ -66,7 +87,7 @@ def search(
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = Litestar(
-        route_handlers=[create_order, create_lines, search],
+        route_handlers=[create_order, create_lines, search, broken],
         exception_handlers=exception_handlers(),
         openapi_config=None,
         logging_config=None,
@@ -136,6 +157,17 @@ async def test_missing_required_fields_and_wrong_types(client: httpx.AsyncClient
     }
 
 
+async def test_struct_level_checks_run_once_its_fields_are_valid(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"items": [{"sku": "A", "qty": 0}], "window": {"start": 5, "end": 1}}
+    errors = _errors(await client.post("/orders", json=body, headers=HEADERS))
+    assert errors == {
+        "body.items[0].qty": "Expected `int` >= 1",
+        "body.window": "end is before start",
+    }
+
+
 async def test_container_constraints_are_checked_with_the_items(
     client: httpx.AsyncClient,
 ) -> None:
@@ -179,7 +211,10 @@ async def test_the_error_list_is_bounded(client: httpx.AsyncClient) -> None:
     assert "first 50" in problem["detail"]
 
 
-@pytest.mark.parametrize("content", [b"{bad", b'{"note": "x"', b"\xff\xfe", b'{"items": [}'])
+@pytest.mark.parametrize(
+    "content",
+    [b"{bad", b'{"note": "x"', b"\xff\xfe", b'{"items": [}', b'{"note": "\xff", "items": []}'],
+)
 async def test_invalid_json_is_a_client_error_not_a_crash(
     client: httpx.AsyncClient, content: bytes
 ) -> None:
@@ -213,3 +248,64 @@ async def test_parameter_and_body_errors_are_listed_together(client: httpx.Async
     )
     errors = _errors(response)
     assert set(errors) == {"header.X-Request-Id", "query.limit", "body.x"}
+
+
+async def test_json_body_errors_stay_distinct_from_server_bugs(client: httpx.AsyncClient) -> None:
+    response = await client.post("/broken", json={"sku": "A", "qty": 1})
+    problem = _problem(response, 500)
+    assert problem["type"] == PROBLEM_TYPE_BASE + "internal-error"
+
+
+async def test_the_idempotency_pipeline_refuses_undecodable_bodies_as_client_errors() -> None:
+    """The all-in-one app: the pipeline fingerprints the body before Litestar decodes it."""
+    settings = Settings()
+    issuer = DevIssuer(
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        clients=settings.dev_issuer.clients,
+    )
+    app = create_all_in_one(settings, issuer=issuer)
+    token = issuer.issue("operations").access_token
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with (
+        _lifespan(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cast("Any", app)), base_url="http://test"
+        ) as http,
+    ):
+        for key, content in (
+            ("a", b'{"note": "\xff"}'),
+            ("b", b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+        ):
+            response = await http.post(
+                "/system/erp/v1/connectivity-checks",
+                content=content,
+                headers={**headers, "Idempotency-Key": key},
+            )
+            problem = _problem(response, 400)
+            assert problem["type"] == PROBLEM_TYPE_BASE + "malformed-body"
+        response = await http.post(
+            "/system/erp/v1/connectivity-checks",
+            json={"note": 5, "colour": "red"},
+            headers={**headers, "Idempotency-Key": "c"},
+        )
+        assert _errors(response) == {
+            "body.note": "Expected `str`, got `int`",
+            "body.colour": "Unknown field",
+        }
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Drive the ASGI lifespan (httpx.ASGITransport runs none)."""
+    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    task = asyncio.create_task(app({"type": "lifespan", "state": {}}, to_app.get, from_app.put))
+    await to_app.put({"type": "lifespan.startup"})
+    assert (await from_app.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield
+    finally:
+        await to_app.put({"type": "lifespan.shutdown"})
+        assert (await from_app.get())["type"] == "lifespan.shutdown.complete"
+        await task

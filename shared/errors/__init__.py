@@ -1,0 +1,98 @@
+"""One exception tree for qgate, rendered once as RFC 9457 ``application/problem+json``.
+
+::
+
+    QgateError                         (500, generic; never shows its message to callers)
+    ├── ClientError                    (4xx; ``detail`` is shown to the caller)
+    │   ├── BadRequest                 400
+    │   │   ├── MalformedBody          400  (not JSON, or nested too deeply)
+    │   │   └── IdempotencyKeyMissing  400
+    │   ├── Unauthenticated            401  (``WWW-Authenticate: Bearer error="invalid_token"``)
+    │   ├── InsufficientScope          403  (``WWW-Authenticate: error="insufficient_scope"``)
+    │   ├── Forbidden                  403
+    │   ├── NotFound                   404
+    │   ├── MethodNotAllowed           405
+    │   ├── Conflict                   409
+    │   │   └── IdempotencyKeyInFlight 409
+    │   ├── PreconditionFailed         412
+    │   ├── UnprocessableContent       422  (``errors[]`` lists every validation error)
+    │   │   ├── ValidationFailed       422
+    │   │   └── IdempotencyKeyReused   422
+    │   ├── ContentTooLarge            413
+    │   ├── PreconditionRequired       428
+    │   └── RateLimited                429  (``Retry-After`` and ``RateLimit`` headers)
+    └── ServiceError                   (5xx)
+        ├── DownstreamRejected         502  (the layer below answered something unusable)
+        ├── DownstreamUnavailable      503  (retryable: the layer below or a backend is down)
+        └── DownstreamTimeout          504  (retryable)
+
+Services raise these, never HTTP exceptions; :func:`exception_handlers` turns them (and every
+Litestar or unexpected exception) into problem+json. A 5xx never carries a stack trace, an
+exception message from a library or a backend secret: only the generic title and the
+correlation id to quote when reporting it.
+"""
+
+from shared.errors._handlers import exception_handlers
+from shared.errors._render import problem_response, render_error
+from shared.errors._tree import (
+    PROBLEM_JSON,
+    PROBLEM_TYPE_BASE,
+    BadRequest,
+    ClientError,
+    Conflict,
+    ContentTooLarge,
+    DownstreamRejected,
+    DownstreamTimeout,
+    DownstreamUnavailable,
+    FieldError,
+    Forbidden,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    InsufficientScope,
+    MalformedBody,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Problem,
+    QgateError,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    UnprocessableContent,
+    ValidationFailed,
+)
+
+__all__ = [
+    "PROBLEM_JSON",
+    "PROBLEM_TYPE_BASE",
+    "BadRequest",
+    "ClientError",
+    "Conflict",
+    "ContentTooLarge",
+    "DownstreamRejected",
+    "DownstreamTimeout",
+    "DownstreamUnavailable",
+    "FieldError",
+    "Forbidden",
+    "IdempotencyKeyInFlight",
+    "IdempotencyKeyMissing",
+    "IdempotencyKeyReused",
+    "InsufficientScope",
+    "MalformedBody",
+    "MethodNotAllowed",
+    "NotFound",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "Problem",
+    "QgateError",
+    "RateLimited",
+    "ServiceError",
+    "Unauthenticated",
+    "UnprocessableContent",
+    "ValidationFailed",
+    "exception_handlers",
+    "problem_response",
+    "render_error",
+]
