@@ -36,6 +36,7 @@ from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
 
 from shared.auth.principal import Principal
+from shared.correlation import outgoing_headers
 from shared.errors import DownstreamUnavailable, Unauthenticated
 
 __all__ = ["ACCESS_TOKEN_TYPES", "SUPPORTED_ALGORITHMS", "JwksCache", "TokenVerifier"]
@@ -177,7 +178,10 @@ class JwksCache:
             async with asyncio.timeout(self._timeout):
                 response = await self._client.get(
                     self._url,
-                    headers={"Accept": "application/jwk-set+json, application/json"},
+                    headers={
+                        **outgoing_headers(),
+                        "Accept": "application/jwk-set+json, application/json",
+                    },
                     timeout=self._timeout,
                 )
         except (httpx.HTTPError, TimeoutError) as exc:
