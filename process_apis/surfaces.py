@@ -13,7 +13,9 @@ QUALITY = Surface(
     description=(
         "Business operations that span ERP and QMS: lot disposition, inspection on goods "
         "receipt, supplier containment, nonconformance and CAPA sync, supplier quality status. "
-        "Called by the experience layer and integration clients."
+        "Called by the experience layer and integration clients. A calling layer names the "
+        "caller it acts for in the `Qgate-On-Behalf-Of` header (base64url JSON list of callers, "
+        "original first), accepted only from clients holding `qgate.delegate`."
     ),
     contract="process_apis/quality.v1.yaml",
     tags={"Diagnostics": "Verify the caller and the chain of layers."},

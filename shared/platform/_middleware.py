@@ -1,36 +1,9 @@
-"""The request pipeline every qgate layer runs before a handler: authenticate, rate-limit, enforce
-the declared scopes, accept on-behalf-of context, and make unsafe operations idempotent.
-
-It is one ASGI middleware (one pass, at most one store round trip per concern) rather than a
-stack of five, because each layer of indirection costs on every request (see
-``../shared/docs/STACK.md``). Its steps, in order:
-
-1. **Authentication** (handlers that declare a security requirement): ``Authorization: Bearer``
-   verified by :class:`~shared.auth.TokenVerifier`. A failure is remembered, not raised yet, so
-   that step 2 can count it against the caller's address.
-2. **Rate limit**: by client id when authenticated, by remote address otherwise
-   (:class:`~shared.ratelimit.RateLimiter`); ``RateLimit-Policy`` / ``RateLimit`` headers on every
-   response, 429 with ``Retry-After`` past the limit. Health probes are exempt.
-3. **The scope guard**: the one place scopes are enforced. It reads the security requirement the
-   handler declares (``handler.resolve_security()``, the same object the contract is generated
-   from), so the contract and the check cannot disagree. Missing scope: 403 ``insufficient_scope``.
-4. **On-behalf-of**: a ``Qgate-On-Behalf-Of`` header is accepted only from a client holding
-   ``qgate.delegate``; the chain lands on ``Principal.on_behalf_of``.
-5. **Idempotency** (handlers with ``opt={"idempotent": True}``): ``Idempotency-Key`` required
-   (400), claimed atomically per client (409 while in flight, 422 with another payload), the
-   response stored when it is a success (< 400) and replayed with ``Idempotent-Replayed: true``;
-   an error response releases the key so the client can correct and retry with the same key.
-
-Errors are rendered here as problem+json so they carry the rate-limit headers too.
-"""
+"""The pipeline itself: :class:`PlatformMiddleware`, and the :class:`Platform` pieces it uses."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-from collections.abc import Awaitable
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 from litestar import Request
@@ -42,34 +15,23 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveM
 from shared.auth import Principal, TokenVerifier
 from shared.delegation import DELEGATE_SCOPE, ON_BEHALF_OF_HEADER, decode_chain
 from shared.errors import (
-    BadRequest,
     ContentTooLarge,
     DownstreamUnavailable,
     Forbidden,
     IdempotencyKeyInFlight,
-    IdempotencyKeyMissing,
     IdempotencyKeyReused,
-    InsufficientScope,
     QgateError,
     RateLimited,
     Unauthenticated,
     render_error,
 )
 from shared.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
+from shared.platform._auth import _bearer, _header, declared_scopes, enforce_declared_scopes
+from shared.platform._idempotency import _fingerprint, _idempotency_key, _replay, _settle
 from shared.ratelimit import RateLimiter, RateLimitUnavailable
 
-__all__ = [
-    "IDEMPOTENCY_HEADER",
-    "REPLAYED_HEADER",
-    "Platform",
-    "PlatformMiddleware",
-    "declared_scopes",
-    "enforce_declared_scopes",
-]
+__all__ = ["Platform", "PlatformMiddleware"]
 
-IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
-REPLAYED_HEADER: Final = "Idempotent-Replayed"
-_KEY_RE: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
 _log = logging.getLogger("qgate.platform")
 
 
@@ -85,82 +47,8 @@ class Platform(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 1_048_576
 
 
-def declared_scopes(handler: HTTPRouteHandler) -> tuple[bool, frozenset[str]]:
-    """(secured, scopes) from the handler's single security requirement."""
-    requirements = handler.resolve_security()
-    if not requirements:
-        return False, frozenset()
-    scopes: set[str] = set()
-    for values in requirements[0].values():
-        scopes.update(values)
-    return True, frozenset(scopes)
-
-
-def enforce_declared_scopes(handler: HTTPRouteHandler, principal: Principal) -> None:
-    """The scope guard: every scope the handler declares must be granted to the token."""
-    _, required = declared_scopes(handler)
-    missing = sorted(required - principal.scopes)
-    if missing:
-        raise InsufficientScope(missing)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _bearer(scope: Scope) -> str:
-    value = _header(scope, b"authorization")
-    if value is None:
-        raise Unauthenticated("a bearer access token is required", token_present=False)
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("the Authorization header must be 'Bearer <access token>'")
-    return token.strip()
-
-
-def _canonical_body(body: bytes) -> bytes:
-    """JSON bodies compare by meaning (key order, spacing), anything else byte for byte."""
-    if not body:
-        return b""
-    try:
-        return msgspec.json.encode(msgspec.json.decode(body), order="sorted")
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        # Not JSON (or not decodable): fingerprint the bytes; the handler answers 400 for it.
-        return body
-
-
-def _fingerprint(scope: Scope, body: bytes) -> str:
-    digest = hashlib.sha256()
-    method = str(scope.get("method", ""))
-    for part in (method, scope["path"], scope.get("query_string", b"").decode("latin-1")):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\n")
-    digest.update(_canonical_body(body))
-    return digest.hexdigest()
-
-
-def _idempotency_key(scope: Scope) -> str:
-    raw = _header(scope, b"idempotency-key")
-    if raw is None:
-        raise IdempotencyKeyMissing(
-            "This operation requires an Idempotency-Key header: a unique string of 1 to 255 "
-            "visible ASCII characters, the same on every retry of this request."
-        )
-    value = raw.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]  # the draft's sf-string form
-    if not _KEY_RE.match(value):
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces)",
-        )
-    return value
-
-
 class PlatformMiddleware(ASGIMiddleware):
-    """See the module docstring; one instance per app, holding no per-request state."""
+    """See the package docstring; one instance per app, holding no per-request state."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -368,20 +256,3 @@ class PlatformMiddleware(ASGIMiddleware):
                 _log.warning("the response of an idempotent request was not stored")
         else:
             await _settle(store.release(store_key, token), "release")
-
-
-async def _settle(outcome: Awaitable[bool], what: str) -> bool:
-    """Finish an idempotency record after the response went out: a store failure is logged
-    (the caller already has its answer); the in-flight claim then expires on its own."""
-    try:
-        return await outcome
-    except Exception as exc:
-        _log.error("idempotency store failed to %s a key: %s", what, type(exc).__name__)
-        return False
-
-
-async def _replay(stored: StoredResponse, send: Send) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers]
-    headers.append((REPLAYED_HEADER.lower().encode("latin-1"), b"true"))
-    await send({"type": "http.response.start", "status": stored.status, "headers": headers})
-    await send({"type": "http.response.body", "body": stored.body, "more_body": False})

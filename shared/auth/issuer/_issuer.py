@@ -1,19 +1,4 @@
-"""The development token issuer: OAuth 2.0 client credentials with RFC 9068 JWT access tokens.
-
-For the embedded default and tests only (production mode refuses it; the app factory decides).
-It holds an RS256 key generated at start-up, so tokens do not survive a restart, and knows its
-clients from :class:`~shared.auth.clients.ClientConfig` (the demo set by default).
-
-:func:`dev_issuer_router` serves it:
-
-- ``POST /oauth/token``: RFC 6749 §4.4 client credentials; client authentication by
-  ``client_secret_basic`` or ``client_secret_post``; RFC 6749 §5.2 JSON errors.
-- ``GET /.well-known/jwks.json``: the public key set.
-- ``GET /.well-known/oauth-authorization-server``: RFC 8414 metadata.
-
-The router must be mounted so that ``issuer + "/oauth/token"`` reaches it, since the metadata
-advertises URLs built from the issuer.
-"""
+"""The issuer itself: clients, grants and signing (:class:`DevIssuer`), and its errors."""
 
 from __future__ import annotations
 
@@ -24,25 +9,21 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 
 import msgspec
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
-from litestar import Request, Response, Router, get, post
 
 from shared.auth.clients import ClientConfig
 from shared.auth.scopes import SCOPES
 
-__all__ = ["DevIssuer", "OAuthError", "TokenResponse", "dev_issuer_router"]
+__all__ = ["DevIssuer", "OAuthError", "TokenResponse"]
 
 _ALG: Final = "RS256"
 _JWT_TYP: Final = "at+jwt"
-_TAGS: Final = ["OAuth (development)"]
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_FORM: Final = "application/x-www-form-urlencoded"
-_MAX_FORM_FIELDS: Final = 32
 # RFC 6749 Appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN_CHARS: Final = frozenset(chr(c) for c in range(0x21, 0x7F) if c not in (0x22, 0x5C))
 
@@ -250,88 +231,3 @@ def _parse_basic(header: str) -> tuple[str, str]:
         return unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
     except UnicodeDecodeError as exc:
         raise _invalid_client() from exc
-
-
-def _parse_form(content_type: str, body: bytes) -> dict[str, str]:
-    if content_type != _FORM:
-        raise OAuthError(400, "invalid_request", f"the request body must be {_FORM}")
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=bool(body),
-            errors="strict",
-            max_num_fields=_MAX_FORM_FIELDS,
-        )
-    except ValueError as exc:  # includes UnicodeDecodeError
-        raise OAuthError(400, "invalid_request", "the request body is not a valid form") from exc
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            # RFC 6749 §3.2: request parameters must not be included more than once.
-            raise OAuthError(400, "invalid_request", "a request parameter is repeated")
-        form[name] = value
-    return form
-
-
-def _oauth_error_response(error: OAuthError) -> Response[bytes]:
-    return Response(
-        content=error.body(),
-        status_code=error.status,
-        media_type="application/json",
-        headers=error.headers,
-    )
-
-
-def dev_issuer_router(issuer: DevIssuer) -> Router:
-    """Routes of the development issuer: token endpoint, JWKS and metadata."""
-
-    @post(
-        "/oauth/token",
-        operation_id="issueToken",
-        tags=_TAGS,
-        security=[],
-        include_in_schema=False,
-        status_code=200,
-    )
-    async def issue_token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        try:
-            basic_auth = request.headers.get("Authorization")
-            form = _parse_form(request.content_type[0], await request.body())
-            token = issuer.authenticate_and_issue(basic_auth=basic_auth, form=form)
-        except OAuthError as error:
-            return _oauth_error_response(error)
-        return Response(
-            content=msgspec.json.encode(token),
-            status_code=200,
-            media_type="application/json",
-            headers=_NO_STORE,
-        )
-
-    @get(
-        "/.well-known/jwks.json",
-        operation_id="getJwks",
-        tags=_TAGS,
-        security=[],
-        include_in_schema=False,
-    )
-    async def get_jwks() -> Response[bytes]:
-        return Response(
-            content=msgspec.json.encode(issuer.jwks()),
-            media_type="application/json",
-        )
-
-    @get(
-        "/.well-known/oauth-authorization-server",
-        operation_id="getAuthorizationServerMetadata",
-        tags=_TAGS,
-        security=[],
-        include_in_schema=False,
-    )
-    async def get_metadata() -> Response[bytes]:
-        return Response(
-            content=msgspec.json.encode(issuer.metadata()),
-            media_type="application/json",
-        )
-
-    return Router(path="/", route_handlers=[issue_token, get_jwks, get_metadata])

@@ -1,0 +1,47 @@
+"""Steps 1 and 3 of the pipeline: the bearer token, and the scope guard."""
+
+from __future__ import annotations
+
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import Scope
+
+from shared.auth import Principal
+from shared.errors import InsufficientScope, Unauthenticated
+
+__all__ = ["declared_scopes", "enforce_declared_scopes"]
+
+
+def declared_scopes(handler: HTTPRouteHandler) -> tuple[bool, frozenset[str]]:
+    """(secured, scopes) from the handler's single security requirement."""
+    requirements = handler.resolve_security()
+    if not requirements:
+        return False, frozenset()
+    scopes: set[str] = set()
+    for values in requirements[0].values():
+        scopes.update(values)
+    return True, frozenset(scopes)
+
+
+def enforce_declared_scopes(handler: HTTPRouteHandler, principal: Principal) -> None:
+    """The scope guard: every scope the handler declares must be granted to the token."""
+    _, required = declared_scopes(handler)
+    missing = sorted(required - principal.scopes)
+    if missing:
+        raise InsufficientScope(missing)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _bearer(scope: Scope) -> str:
+    value = _header(scope, b"authorization")
+    if value is None:
+        raise Unauthenticated("a bearer access token is required", token_present=False)
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <access token>'")
+    return token.strip()

@@ -1,0 +1,152 @@
+"""The settings Structs: one per section, and :class:`Settings` holding them all."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import msgspec
+
+from shared.auth.clients import ClientConfig, demo_clients
+
+__all__ = [
+    "AuthSettings",
+    "DevIssuerSettings",
+    "IdempotencySettings",
+    "LayerSettings",
+    "Mode",
+    "RateLimitSettings",
+    "Settings",
+    "SettingsError",
+    "StoreKind",
+]
+
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
+_NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class SettingsError(ValueError):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+class Mode(enum.StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class StoreKind(enum.StrEnum):
+    MEMORY = "memory"
+    REDIS = "redis"
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class AuthSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How access tokens are verified (RFC 9068 JWTs signed by the issuer's JWKS keys)."""
+
+    issuer: str = "http://127.0.0.1:8000"
+    """Expected ``iss``; also where ``/oauth/token`` and the JWKS live unless set below."""
+    audience: str = "qgate"
+    """Expected ``aud``."""
+    jwks_url: str | None = None
+    """JWKS location; default ``{issuer}/.well-known/jwks.json`` (in-process when all-in-one)."""
+    token_url: str | None = None
+    """Token endpoint for the layers' own service tokens; default ``{issuer}/oauth/token``."""
+    algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256"])
+    """Accepted JWS algorithms (allow-list)."""
+    leeway_seconds: _NonNegative = 30
+    """Clock skew tolerated on ``exp``/``nbf``."""
+    jwks_min_refetch_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """At most one JWKS refetch per this interval when an unknown ``kid`` appears."""
+
+
+class DevIssuerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The development token issuer (dev mode only)."""
+
+    enabled: bool = True
+    token_ttl_seconds: _Positive = 300
+    clients: list[ClientConfig] = msgspec.field(default_factory=demo_clients)
+    """OAuth clients with secrets, scopes and claims; the demo clients by default."""
+
+
+class RateLimitSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Moving-window rate limits per client (per remote address before authentication)."""
+
+    enabled: bool = True
+    tiers: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "standard": "600/minute",
+            "operations": "3000/minute",
+            "anonymous": "120/minute",
+            # The layers' own clients carry every end client's traffic, already limited at the
+            # edge: their tier must not cap the whole gateway at one client's quota.
+            "service": "60000/minute",
+        }
+    )
+    """Tier name -> limit in ``limits`` notation (``600/minute``)."""
+    default_tier: str = "standard"
+    anonymous_tier: str = "anonymous"
+    client_tiers: dict[str, str] = msgspec.field(default_factory=dict)
+    """Client id -> tier; otherwise the client's configured tier, else ``default_tier``."""
+    fail_open: bool = True
+    """When the rate-limit store is unreachable: let requests through (and log) or answer 503."""
+
+
+class IdempotencySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    retention_seconds: _Positive = 86_400
+    """How long a completed response is replayed for the same key (published in contracts)."""
+    in_flight_seconds: _Positive = 60
+    """How long a key stays claimed by a running request; keep above the worst latency."""
+    max_body_bytes: _Positive = 1_048_576
+
+
+class LayerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the layer below lives and which client this layer uses to call it."""
+
+    process_url: str = "http://127.0.0.1:8002"
+    """Process layer base URL, used by the experience layer when split (unused all-in-one)."""
+    system_url: str = "http://127.0.0.1:8001"
+    """System layer base URL, used by the process layer when split (unused all-in-one)."""
+    experience_client_id: str = "experience-service"
+    experience_client_secret: str | None = None
+    process_client_id: str = "process-service"
+    process_client_secret: str | None = None
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Timeout of every inter-layer call (also enforced in-process with asyncio.timeout)."""
+
+
+class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    mode: Mode = Mode.DEV
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65_535)] = 8000
+    store: StoreKind = StoreKind.MEMORY
+    """Where idempotency keys and rate-limit windows live: memory (one process) or redis."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_level: str = "INFO"
+    log_format: str = "json"
+    """``json`` (one object per line) or ``text``."""
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    dev_issuer: DevIssuerSettings = msgspec.field(default_factory=DevIssuerSettings)
+    rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    idempotency: IdempotencySettings = msgspec.field(default_factory=IdempotencySettings)
+    layers: LayerSettings = msgspec.field(default_factory=LayerSettings)
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth.jwks_url or self.auth.issuer.rstrip("/") + "/.well-known/jwks.json"
+
+    @property
+    def token_url(self) -> str:
+        return self.auth.token_url or self.auth.issuer.rstrip("/") + "/oauth/token"
+
+    def service_secret(self, client_id: str, configured: str | None) -> str | None:
+        """A layer's client secret: configured, or (dev mode) the dev issuer's for that client."""
+        if configured:
+            return configured
+        if self.mode is Mode.DEV and self.dev_issuer.enabled:
+            for client in self.dev_issuer.clients:
+                if client.client_id == client_id:
+                    return client.client_secret
+        return None
