@@ -36,13 +36,43 @@ from shared.platform import Platform, PlatformMiddleware
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, StoreKind
 
-__all__ = ["ReadinessCheck", "build_layer_app", "build_platform"]
+__all__ = ["ReadinessCheck", "build_layer_app", "build_platform", "build_rate_limiter"]
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
 Closer = Callable[[], Awaitable[None]]
 
 _log = logging.getLogger("qgate.app")
 _READY_TIMEOUT_SECONDS = 3.0
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The rate limiter the settings describe (None when rate limiting is off)."""
+    if not settings.rate_limit.enabled:
+        return None
+    # The dev issuer's clients carry a tier; they exist only while that issuer runs.
+    client_tiers = (
+        {client.client_id: client.tier for client in settings.dev_issuer.clients}
+        if settings.dev_issuer.enabled
+        else {}
+    )
+    if "service" in settings.rate_limit.tiers:
+        # The layers' own clients carry every end client's traffic, already limited at the
+        # edge: they must not share one end client's quota.
+        for service_client in (
+            settings.layers.experience_client_id,
+            settings.layers.process_client_id,
+        ):
+            client_tiers.setdefault(service_client, "service")
+    client_tiers.update(settings.rate_limit.client_tiers)
+    options: dict[str, Any] = {
+        "tiers": settings.rate_limit.tiers,
+        "client_tiers": client_tiers,
+        "default_tier": settings.rate_limit.default_tier,
+        "anonymous_tier": settings.rate_limit.anonymous_tier,
+    }
+    if settings.store is StoreKind.REDIS:
+        return RateLimiter.redis(settings.redis_url, **options)
+    return RateLimiter.memory(**options)
 
 
 def build_platform(
@@ -75,26 +105,7 @@ def build_platform(
         else:
             idempotency_store = MemoryIdempotencyStore()
     closers.append(idempotency_store.aclose)
-    limiter = rate_limiter
-    if limiter is None and settings.rate_limit.enabled:
-        # The dev issuer's clients carry a tier; they exist only while that issuer runs.
-        client_tiers = (
-            {client.client_id: client.tier for client in settings.dev_issuer.clients}
-            if settings.dev_issuer.enabled
-            else {}
-        )
-        client_tiers.update(settings.rate_limit.client_tiers)
-        options: dict[str, Any] = {
-            "tiers": settings.rate_limit.tiers,
-            "client_tiers": client_tiers,
-            "default_tier": settings.rate_limit.default_tier,
-            "anonymous_tier": settings.rate_limit.anonymous_tier,
-        }
-        limiter = (
-            RateLimiter.redis(settings.redis_url, **options)
-            if settings.store is StoreKind.REDIS
-            else RateLimiter.memory(**options)
-        )
+    limiter = rate_limiter if rate_limiter is not None else build_rate_limiter(settings)
     if limiter is not None:
         closers.append(limiter.aclose)
     platform = Platform(
@@ -207,7 +218,9 @@ def build_layer_app(
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
     )
-    checks: list[ReadinessCheck] = [("idempotency-store", platform.idempotency.ping)]
+    store = platform.idempotency
+    assert store is not None  # build_platform always builds one for a layer
+    checks: list[ReadinessCheck] = [("idempotency-store", store.ping)]
     if platform.limiter is not None:
         checks.append(("rate-limit-store", platform.limiter.ping))
     checks.extend(readiness)

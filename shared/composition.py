@@ -20,10 +20,12 @@ from typing import Any, Final, cast
 import httpx
 from litestar import Litestar
 
+from shared.appfactory import build_rate_limiter
 from shared.asgitypes import ASGIApp, Receive, Scope, Send
 from shared.auth import DevIssuer, dev_issuer_router
 from shared.correlation import CorrelationASGI
 from shared.errors import exception_handlers
+from shared.platform import Platform, PlatformMiddleware
 from shared.settings import Mode, Settings, SettingsError, validate_for_mode
 
 __all__ = [
@@ -76,16 +78,39 @@ def build_issuer_app(
 
     from litestar import get  # noqa: PLC0415 - local: only the issuer app has this probe
 
-    @get("/health/live", operation_id="issuerLive", include_in_schema=False, sync_to_thread=False)
+    @get(
+        "/health/live",
+        operation_id="issuerLive",
+        include_in_schema=False,
+        sync_to_thread=False,
+        opt={"rate_limit_exempt": True},
+    )
     def live() -> dict[str, str]:
         return {"status": "live", "layer": "issuer"}
 
-    @get("/health/ready", operation_id="issuerReady", include_in_schema=False, sync_to_thread=False)
+    @get(
+        "/health/ready",
+        operation_id="issuerReady",
+        include_in_schema=False,
+        sync_to_thread=False,
+        opt={"rate_limit_exempt": True},
+    )
     def ready() -> dict[str, str]:
         return {"status": "ready", "layer": "issuer"}
 
+    # The token endpoint is limited by address (its callers are not authenticated yet): a
+    # client secret cannot be guessed at line rate. Keys and metadata are exempt.
+    limiter = build_rate_limiter(settings)
+    platform = Platform(
+        verifier=None,
+        idempotency=None,
+        limiter=limiter,
+        rate_limit_fail_open=settings.rate_limit.fail_open,
+    )
     app = Litestar(
         route_handlers=[dev_issuer_router(issuer), live, ready],
+        middleware=[PlatformMiddleware(platform)],
+        on_shutdown=[limiter.aclose] if limiter is not None else [],
         exception_handlers=exception_handlers(),
         openapi_config=None,
         debug=False,

@@ -38,8 +38,10 @@ _log = logging.getLogger("qgate.platform")
 class Platform(msgspec.Struct, kw_only=True):
     """The stateful pieces the pipeline uses, built by the app factory for one layer."""
 
-    verifier: TokenVerifier
-    idempotency: IdempotencyStore
+    verifier: TokenVerifier | None
+    """None for an app with no secured operation (the dev issuer)."""
+    idempotency: IdempotencyStore | None
+    """None for an app with no idempotent operation (the dev issuer)."""
     limiter: RateLimiter | None
     rate_limit_fail_open: bool = True
     idempotency_retention_seconds: int = 86_400
@@ -54,6 +56,16 @@ class PlatformMiddleware(ASGIMiddleware):
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+
+    def _verifier(self) -> TokenVerifier:
+        if self.platform.verifier is None:
+            raise QgateError("a secured operation in an app built without a token verifier")
+        return self.platform.verifier
+
+    def _store(self) -> IdempotencyStore:
+        if self.platform.idempotency is None:
+            raise QgateError("an idempotent operation in an app built without a store")
+        return self.platform.idempotency
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: HTTPRouteHandler = scope["route_handler"]  # type: ignore[assignment]
@@ -88,7 +100,7 @@ class PlatformMiddleware(ASGIMiddleware):
         auth_error: Unauthenticated | None = None
         if secured:
             try:
-                principal = await self.platform.verifier.verify(_bearer(scope))
+                principal = await self._verifier().verify(_bearer(scope))
             except Unauthenticated as exc:
                 auth_error = exc
 
@@ -177,7 +189,7 @@ class PlatformMiddleware(ASGIMiddleware):
     ) -> None:
         key = _idempotency_key(scope)
         body = await self._read_body(receive)
-        store = self.platform.idempotency
+        store = self._store()
         store_key = f"{principal.client_id}:{key}"
         try:
             claim = await store.claim(
@@ -217,7 +229,7 @@ class PlatformMiddleware(ASGIMiddleware):
         store_key: str,
         token: str,
     ) -> None:
-        store = self.platform.idempotency
+        store = self._store()
         consumed = False
 
         async def replay_receive() -> ReceiveMessage:

@@ -640,3 +640,22 @@ async def test_idempotent_operation_is_503_when_the_store_is_down(start: Start) 
         answer = await gw.post_check(token, f"key-{uuid.uuid4()}", {"note": "x"})
         assert_problem(answer, 503, "downstream-unavailable")
         assert "redis" not in answer.text.lower()  # no backend detail leaks
+
+
+async def test_token_endpoint_is_limited_by_address_but_keys_are_not(start: Start) -> None:
+    async with start(tiny_limits()) as gw:  # anonymous tier: 2/minute
+        form = {"grant_type": "client_credentials"}
+        for _ in range(2):
+            answer = await gw.http.post("/oauth/token", data=form, auth=("operations", "wrong"))
+            assert answer.status_code == 401
+            assert answer.headers["ratelimit-policy"] == '"anonymous";q=2;w=60'
+        # Guessing secrets stops at the limit, even with the right one.
+        refused = await gw.http.post(
+            "/oauth/token", data=form, auth=("operations", "operations-secret")
+        )
+        assert_problem(refused, 429, "rate-limited")
+        assert int(refused.headers["retry-after"]) >= 1
+        # The keys and metadata every verifier fetches are not limited.
+        for _ in range(5):
+            assert (await gw.http.get("/.well-known/jwks.json")).status_code == 200
+            assert (await gw.http.get("/.well-known/oauth-authorization-server")).status_code == 200

@@ -79,6 +79,7 @@ def dev_issuer_router(issuer: DevIssuer) -> Router:
         tags=_TAGS,
         security=[],
         include_in_schema=False,
+        opt={"rate_limit_exempt": True},  # public, cheap, fetched by every verifier
     )
     async def get_jwks() -> Response[bytes]:
         return Response(
@@ -92,6 +93,7 @@ def dev_issuer_router(issuer: DevIssuer) -> Router:
         tags=_TAGS,
         security=[],
         include_in_schema=False,
+        opt={"rate_limit_exempt": True},  # public, cheap, fetched by every verifier
     )
     async def get_metadata() -> Response[bytes]:
         return Response(
