@@ -36,7 +36,13 @@ from shared.platform import Platform, PlatformMiddleware
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, StoreKind
 
-__all__ = ["ReadinessCheck", "build_layer_app", "build_platform", "build_rate_limiter"]
+__all__ = [
+    "ReadinessCheck",
+    "build_layer_app",
+    "build_platform",
+    "build_rate_limiter",
+    "health_handlers",
+]
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
 Closer = Callable[[], Awaitable[None]]
@@ -126,7 +132,9 @@ class _Health(msgspec.Struct, frozen=True):
     checks: dict[str, str]
 
 
-def _health_handlers(layer: str, checks: Sequence[ReadinessCheck]) -> list[Any]:
+def health_handlers(layer: str, checks: Sequence[ReadinessCheck]) -> list[Any]:
+    """``/health/live`` and ``/health/ready`` (running ``checks``), unauthenticated, unlimited."""
+
     @get(
         "/health/live",
         operation_id=f"{layer}Live",
@@ -173,6 +181,16 @@ def _health_handlers(layer: str, checks: Sequence[ReadinessCheck]) -> list[Any]:
 
 
 def _contract_handlers(surface: Surface) -> list[Any]:
+    """The surface's contract as JSON and YAML, rendered once per app (the code cannot change)."""
+    rendered: dict[str, bytes] = {}
+
+    def render(app: Litestar, kind: str) -> bytes:
+        if kind not in rendered:
+            document = surface_document(app, surface)
+            rendered["json"] = msgspec.json.encode(document)
+            rendered["yaml"] = to_yaml(document).encode("utf-8")
+        return rendered[kind]
+
     @get(
         f"{surface.prefix}/openapi.json",
         operation_id=f"{surface.name}ContractJson",
@@ -181,8 +199,7 @@ def _contract_handlers(surface: Surface) -> list[Any]:
         sync_to_thread=False,
     )
     def contract_json(request: Request[Any, Any, Any]) -> Response[bytes]:
-        document = surface_document(request.app, surface)
-        return Response(msgspec.json.encode(document), media_type="application/json")
+        return Response(render(request.app, "json"), media_type="application/json")
 
     @get(
         f"{surface.prefix}/openapi.yaml",
@@ -191,9 +208,8 @@ def _contract_handlers(surface: Surface) -> list[Any]:
         security=[],
         sync_to_thread=False,
     )
-    def contract_yaml(request: Request[Any, Any, Any]) -> Response[str]:
-        document = surface_document(request.app, surface)
-        return Response(to_yaml(document), media_type="application/yaml")
+    def contract_yaml(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return Response(render(request.app, "yaml"), media_type="application/yaml")
 
     return [contract_json, contract_yaml]
 
@@ -224,7 +240,7 @@ def build_layer_app(
     if platform.limiter is not None:
         checks.append(("rate-limit-store", platform.limiter.ping))
     checks.extend(readiness)
-    handlers: list[Any] = [*route_handlers, *_health_handlers(layer, checks)]
+    handlers: list[Any] = [*route_handlers, *health_handlers(layer, checks)]
     for surface in surfaces:
         handlers.extend(_contract_handlers(surface))
 

@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 import httpx
 from litestar import Litestar
 
-from shared.appfactory import build_rate_limiter
+from shared.appfactory import ReadinessCheck, build_rate_limiter, health_handlers
 from shared.asgitypes import ASGIApp, Receive, Scope, Send
 from shared.auth import DevIssuer, dev_issuer_router
 from shared.correlation import CorrelationASGI
@@ -76,28 +76,6 @@ def build_issuer_app(
             token_ttl=settings.dev_issuer.token_ttl_seconds,
         )
 
-    from litestar import get  # noqa: PLC0415 - local: only the issuer app has this probe
-
-    @get(
-        "/health/live",
-        operation_id="issuerLive",
-        include_in_schema=False,
-        sync_to_thread=False,
-        opt={"rate_limit_exempt": True},
-    )
-    def live() -> dict[str, str]:
-        return {"status": "live", "layer": "issuer"}
-
-    @get(
-        "/health/ready",
-        operation_id="issuerReady",
-        include_in_schema=False,
-        sync_to_thread=False,
-        opt={"rate_limit_exempt": True},
-    )
-    def ready() -> dict[str, str]:
-        return {"status": "ready", "layer": "issuer"}
-
     # The token endpoint is limited by address (its callers are not authenticated yet): a
     # client secret cannot be guessed at line rate. Keys and metadata are exempt.
     limiter = build_rate_limiter(settings)
@@ -107,8 +85,9 @@ def build_issuer_app(
         limiter=limiter,
         rate_limit_fail_open=settings.rate_limit.fail_open,
     )
+    checks: list[ReadinessCheck] = [] if limiter is None else [("rate-limit-store", limiter.ping)]
     app = Litestar(
-        route_handlers=[dev_issuer_router(issuer), live, ready],
+        route_handlers=[dev_issuer_router(issuer), *health_handlers("issuer", checks)],
         middleware=[PlatformMiddleware(platform)],
         on_shutdown=[limiter.aclose] if limiter is not None else [],
         exception_handlers=exception_handlers(),

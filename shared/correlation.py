@@ -14,8 +14,9 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from typing import Final
+from typing import Final, cast
 
 from shared.asgitypes import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +29,7 @@ __all__ = [
     "current_layer",
     "current_traceparent",
     "outgoing_headers",
+    "request_header",
 ]
 
 CORRELATION_HEADER: Final = "X-Correlation-ID"
@@ -101,8 +103,10 @@ def outgoing_headers() -> dict[str, str]:
     return headers
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
+def request_header(scope: Mapping[str, object], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes) in an ASGI scope."""
+    headers = cast("Iterable[tuple[bytes, bytes]]", scope.get("headers", ()))
+    for key, value in headers:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
@@ -120,11 +124,11 @@ class CorrelationASGI:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-correlation-id")
+        incoming = request_header(scope, b"x-correlation-id")
         correlation_id = (
             incoming if incoming and _CORRELATION_RE.match(incoming) else str(uuid.uuid4())
         )
-        parent = TraceContext.parse(_header(scope, b"traceparent"))
+        parent = TraceContext.parse(request_header(scope, b"traceparent"))
         trace = parent.child() if parent is not None else TraceContext.new()
         traceparent = trace.header()
         cid_token = _correlation_id.set(correlation_id)

@@ -6,6 +6,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import Scope
 
 from shared.auth import Principal
+from shared.correlation import request_header
 from shared.errors import InsufficientScope, Unauthenticated
 
 __all__ = ["declared_scopes", "enforce_declared_scopes"]
@@ -30,15 +31,8 @@ def enforce_declared_scopes(handler: HTTPRouteHandler, principal: Principal) -> 
         raise InsufficientScope(missing)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _bearer(scope: Scope) -> str:
-    value = _header(scope, b"authorization")
+    value = request_header(scope, b"authorization")
     if value is None:
         raise Unauthenticated("a bearer access token is required", token_present=False)
     scheme, _, token = value.strip().partition(" ")

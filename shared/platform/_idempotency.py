@@ -12,9 +12,9 @@ from typing import Final
 import msgspec
 from litestar.types import Scope, Send
 
+from shared.correlation import request_header
 from shared.errors import BadRequest, IdempotencyKeyMissing
 from shared.idempotency import StoredResponse
-from shared.platform._auth import _header
 
 __all__ = ["IDEMPOTENCY_HEADER", "REPLAYED_HEADER"]
 
@@ -46,7 +46,7 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
 
 
 def _idempotency_key(scope: Scope) -> str:
-    raw = _header(scope, b"idempotency-key")
+    raw = request_header(scope, b"idempotency-key")
     if raw is None:
         raise IdempotencyKeyMissing(
             "This operation requires an Idempotency-Key header: a unique string of 1 to 255 "

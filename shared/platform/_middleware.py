@@ -13,6 +13,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 
 from shared.auth import Principal, TokenVerifier
+from shared.correlation import request_header
 from shared.delegation import DELEGATE_SCOPE, ON_BEHALF_OF_HEADER, decode_chain
 from shared.errors import (
     ContentTooLarge,
@@ -26,7 +27,7 @@ from shared.errors import (
     render_error,
 )
 from shared.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
-from shared.platform._auth import _bearer, _header, declared_scopes, enforce_declared_scopes
+from shared.platform._auth import _bearer, declared_scopes, enforce_declared_scopes
 from shared.platform._idempotency import _fingerprint, _idempotency_key, _replay, _settle
 from shared.ratelimit import RateLimiter, RateLimitUnavailable
 
@@ -154,7 +155,7 @@ class PlatformMiddleware(ASGIMiddleware):
 
     @staticmethod
     def _delegation(scope: Scope, principal: Principal) -> Principal:
-        value = _header(scope, ON_BEHALF_OF_HEADER.lower().encode("latin-1"))
+        value = request_header(scope, ON_BEHALF_OF_HEADER.lower().encode("latin-1"))
         if value is None:
             return principal
         if DELEGATE_SCOPE not in principal.scopes:

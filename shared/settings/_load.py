@@ -14,7 +14,6 @@ from typing import Any, Final
 
 import msgspec
 
-from shared.auth.clients import ClientConfig
 from shared.settings._model import (
     AuthSettings,
     DevIssuerSettings,
@@ -140,7 +139,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, layer: str | None = N
         # Configured tiers add to (or redefine) the built-in ones, so configuring one tier
         # does not silently drop the others that clients refer to.
         data["rate_limit"]["tiers"] = {**RateLimitSettings().tiers, **tiers}
-    _check_client_fields(data)
     try:
         settings = msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -176,20 +174,3 @@ def _describe_validation_error(message: str) -> str:
     if not path:
         return f"invalid settings: {what}"
     return f"invalid setting {_setting_label(path)}: {what}"
-
-
-def _check_client_fields(data: Mapping[str, Any]) -> None:
-    """ClientConfig ignores unknown keys; a misspelt ``supplier_id`` must not go unnoticed."""
-    section = data.get("dev_issuer")
-    clients = section.get("clients") if isinstance(section, Mapping) else None
-    if not isinstance(clients, list):
-        return
-    allowed = set(_struct_fields(ClientConfig))
-    for index, client in enumerate(clients):
-        if isinstance(client, Mapping):
-            unknown = sorted(set(client) - allowed)
-            if unknown:
-                raise SettingsError(
-                    f"unknown setting in dev_issuer.clients[{index}]: {', '.join(unknown)} "
-                    f"(a client has: {', '.join(sorted(allowed))})"
-                )

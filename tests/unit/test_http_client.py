@@ -319,11 +319,10 @@ async def test_slow_layer_is_downstream_timeout() -> None:
         await asyncio.sleep(10)  # MockTransport, like ASGITransport, ignores httpx timeouts
         return httpx.Response(200)
 
+    # Had the timeout not fired, the layer would have answered 200 and nothing raised.
     client = layer_client(layer, Issuer(), timeout=0.05)
-    started = time.monotonic()
     with pytest.raises(DownstreamTimeout, match="did not answer in time"):
         await client.request("GET", "/x")
-    assert time.monotonic() - started < 2
 
 
 async def test_httpx_timeout_is_downstream_timeout() -> None:

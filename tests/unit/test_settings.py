@@ -218,7 +218,7 @@ def test_unknown_environment_variable_is_rejected() -> None:
 def test_unknown_client_field_is_rejected() -> None:
     # A misspelt tenancy claim must not silently give a client access to every supplier.
     clients = [{"client_id": "p", "client_secret": "s", "scopes": [], "supplierid": "SUP-1"}]
-    with pytest.raises(SettingsError, match=r"dev_issuer\.clients\[0\]: supplierid"):
+    with pytest.raises(SettingsError, match=r"dev_issuer\.clients\[0\]\.supplierid"):
         load_settings({"QGATE_DEV_ISSUER_CLIENTS": json.dumps(clients)})
 
 
