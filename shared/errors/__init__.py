@@ -13,7 +13,8 @@
     │   ├── NotFound                   404
     │   ├── MethodNotAllowed           405
     │   ├── Conflict                   409
-    │   │   └── IdempotencyKeyInFlight 409
+    │   │   ├── IdempotencyKeyInFlight 409  (retryable)
+    │   │   └── BackendRejected        409  (permanent: the ERP/QMS refused; its message shown)
     │   ├── PreconditionFailed         412
     │   ├── UnprocessableContent       422  (``errors[]`` lists every validation error)
     │   │   ├── ValidationFailed       422
@@ -24,7 +25,8 @@
     └── ServiceError                   (5xx)
         ├── DownstreamRejected         502  (the layer below answered something unusable)
         ├── DownstreamUnavailable      503  (retryable: the layer below or a backend is down)
-        └── DownstreamTimeout          504  (retryable)
+        ├── DownstreamTimeout          504  (retryable)
+        └── CapabilityUnsupported      501  (the connected ERP/QMS cannot do this; detail shown)
 
 Services raise these, never HTTP exceptions; :func:`exception_handlers` turns them (and every
 Litestar or unexpected exception) into problem+json. A 5xx never carries a stack trace, an
@@ -37,7 +39,9 @@ from shared.errors._render import problem_response, render_error
 from shared.errors._tree import (
     PROBLEM_JSON,
     PROBLEM_TYPE_BASE,
+    BackendRejected,
     BadRequest,
+    CapabilityUnsupported,
     ClientError,
     Conflict,
     ContentTooLarge,
@@ -67,7 +71,9 @@ from shared.errors._tree import (
 __all__ = [
     "PROBLEM_JSON",
     "PROBLEM_TYPE_BASE",
+    "BackendRejected",
     "BadRequest",
+    "CapabilityUnsupported",
     "ClientError",
     "Conflict",
     "ContentTooLarge",

@@ -51,7 +51,7 @@ def problem_response(
 
 def render_error(request: Request[Any, Any, Any], exc: QgateError) -> Response[bytes]:
     """The problem+json response for one of qgate's own errors."""
-    if exc.status >= 500:
+    if exc.status >= 500 and not exc.public_detail:
         _log.error("request failed: %s", exc.title, exc_info=exc)
         # The class's own title only: a ServiceError's message may carry backend detail.
         return problem_response(

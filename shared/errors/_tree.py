@@ -36,6 +36,10 @@ class QgateError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal server error"
+    retryable: ClassVar[bool] = False
+    """True when the same request may succeed later (the cause is transient)."""
+    public_detail: ClassVar[bool] = False
+    """For a 5xx: True when ``detail`` is qgate's own text, safe to show (never a backend's)."""
 
     def __init__(
         self,
@@ -135,8 +139,16 @@ class Conflict(ClientError):
 
 
 class IdempotencyKeyInFlight(Conflict):
+    retryable = True
     slug = "idempotency-key-in-flight"
     title = "A request with this Idempotency-Key is still being processed"
+
+
+class BackendRejected(Conflict):
+    """409: the system of record refused the change for good (its message is the detail)."""
+
+    slug = "backend-rejected"
+    title = "Rejected by the system of record"
 
 
 class PreconditionFailed(ClientError):
@@ -174,6 +186,7 @@ class PreconditionRequired(ClientError):
 
 
 class RateLimited(ClientError):
+    retryable = True
     status = 429
     slug = "rate-limited"
     title = "Too many requests"
@@ -184,6 +197,7 @@ class ServiceError(QgateError):
 
 
 class DownstreamUnavailable(ServiceError):
+    retryable = True
     status = 503
     slug = "downstream-unavailable"
     title = "A system qgate depends on is unavailable"
@@ -196,6 +210,7 @@ class DownstreamRejected(ServiceError):
 
 
 class DownstreamTimeout(ServiceError):
+    retryable = True
     status = 504
     slug = "downstream-timeout"
     title = "A system qgate depends on did not answer in time"
@@ -203,3 +218,12 @@ class DownstreamTimeout(ServiceError):
 
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', "'")
+
+
+class CapabilityUnsupported(ServiceError):
+    """501: the connected ERP or QMS cannot do this (e.g. Tryton has no purchasing block)."""
+
+    status = 501
+    slug = "capability-unsupported"
+    title = "Not supported by the connected system"
+    public_detail = True
