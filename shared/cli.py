@@ -8,6 +8,14 @@
     qgate token --list
     qgate contracts export [--dir openapi]
     qgate contracts check  [--dir openapi]
+    qgate contracts diff   [BASE REVISION | --base-ref REF [CONTRACT...]]
+                           [--format text|markdown|json] [--fail-on error|warning]
+                           [--waivers FILE] [--today YYYY-MM-DD]
+    qgate contracts lint   [CONTRACT...]
+    qgate contracts rules  [--format text|markdown]
+
+``contracts diff`` and ``lint`` exit 0 when the gate passes, 1 when it fails, 2 on a usage error
+or a file they cannot use.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import httpx
 
 from shared.composition import SURFACES, create_layer, load_factory
 from shared.contracts import CONTRACTS_DIR, check_contracts, export_contracts
+from shared.governance import add_governance_commands
 from shared.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -154,10 +163,18 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--list", action="store_true", help="list the clients and their scopes")
     token.set_defaults(run=_token)
 
-    contracts = commands.add_parser("contracts", help="export or check the OpenAPI contracts")
-    contracts.add_argument("action", choices=("export", "check"))
-    contracts.add_argument("--dir", default=str(CONTRACTS_DIR))
-    contracts.set_defaults(run=_contracts)
+    contracts = commands.add_parser(
+        "contracts", help="export, check, diff and lint the OpenAPI contracts"
+    )
+    actions = contracts.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("export", "write the contracts from the code"),
+        ("check", "fail when the committed contracts differ from the code"),
+    ):
+        generated = actions.add_parser(action, help=text)
+        generated.add_argument("--dir", default=str(CONTRACTS_DIR))
+        generated.set_defaults(run=_contracts)
+    add_governance_commands(actions)
     return parser
 
 
