@@ -156,6 +156,22 @@ def _document_headers(paths: Mapping[str, Any]) -> None:
                 response["headers"] = headers
 
 
+def _document_deprecations(paths: Mapping[str, Any]) -> None:
+    """The headers a deprecated operation answers with (see :mod:`shared.deprecation`)."""
+    for item in paths.values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "x-sunset" not in operation:
+                continue
+            added = {
+                "Deprecation": _header("RFC 9745: `@<unix seconds>` of the deprecation date."),
+                "Sunset": _header(f"RFC 8594: from {operation['x-sunset']} on, it may be gone."),
+            }
+            if "x-successor" in operation:
+                added["Link"] = _header('The successor: `<...>; rel="successor-version"`.')
+            for response in operation.get("responses", {}).values():
+                response["headers"] = {**response.get("headers", {}), **added}
+
+
 def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     """The surface's OpenAPI document, as committed in ``openapi/``."""
     full = app.openapi_schema.to_schema()
@@ -166,6 +182,7 @@ def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     }
     paths = copy.deepcopy(paths)
     _document_headers(paths)
+    _document_deprecations(paths)
     components = _component_closure(paths, full.get("components", {}))
     _close_request_bodies(components.get("schemas", {}))
     scopes = sorted(_scopes_used(paths))

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveM
 from shared.auth import Principal, TokenVerifier
 from shared.correlation import request_header
 from shared.delegation import DELEGATE_SCOPE, ON_BEHALF_OF_HEADER, decode_chain
+from shared.deprecation import deprecation_headers
 from shared.errors import (
     ContentTooLarge,
     DownstreamUnavailable,
@@ -70,7 +71,8 @@ class PlatformMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: HTTPRouteHandler = scope["route_handler"]  # type: ignore[assignment]
-        extra_headers: list[tuple[bytes, bytes]] = []
+        # A deprecated operation announces it on every response, errors and replays included.
+        extra_headers: list[tuple[bytes, bytes]] = deprecation_headers(handler.opt)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start" and extra_headers:
