@@ -18,6 +18,7 @@ import msgspec
 from shared.governance._load import Contract
 from shared.governance._rules import Level, rule
 from shared.governance._schema import Comparator
+from shared.governance._security import requirement_changes, scheme_changes
 
 __all__ = ["Change", "diff_contracts", "sunset_date"]
 
@@ -135,32 +136,10 @@ class _Differ:
         self._responses(old, new)
 
     def _security(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        before = [r for r in self.base.security(old) if r]
-        after = [r for r in self.revision.security(new) if r]
-        if not before and not after:
-            return
-        if not before:
-            self.add("security-requirement-added", "security", f"now requires {after}")
-            return
-        if not after:
-            self.add("security-requirement-removed", "security", f"no longer requires {before}")
-            return
-        for requirement in before:
-            candidates = [r for r in after if set(r) == set(requirement)]
-            if not candidates:
-                self.add("security-requirement-changed", "security", f"{requirement} -> {after}")
-                continue
-
-            def extra(candidate: Mapping[str, list[str]], req: Mapping[str, Any]) -> set[str]:
-                return {s for name in req for s in candidate[name] if s not in req[name]}
-
-            best = min(candidates, key=lambda r: len(extra(r, requirement)))
-            for scope in sorted(extra(best, requirement)):
-                self.add("security-scope-added", "security", f"scope {scope} now required")
-            for name, scopes in requirement.items():
-                for scope in scopes:
-                    if scope not in best[name]:
-                        self.add("security-scope-removed", "security", f"scope {scope} dropped")
+        before = self.base.security(old)
+        after = self.revision.security(new)
+        for rule_id, location, message in requirement_changes(before, after):
+            self.add(rule_id, location, message)
 
     def _parameters(
         self, old_path: str, old: Mapping[str, Any], new_path: str, new: Mapping[str, Any]
@@ -285,26 +264,9 @@ class _Differ:
     def _security_schemes(self) -> None:
         before = self.base.security_schemes()
         after = self.revision.security_schemes()
-        for name, scheme in before.items():
-            where = f"securitySchemes.{name}"
-            if name not in after:
-                self.add("security-scheme-removed", where)
-                continue
-            new = after[name]
-            if _scheme_shape(scheme) != _scheme_shape(new):
-                self.add(
-                    "security-scheme-changed",
-                    where,
-                    f"{_scheme_shape(scheme)} -> {_scheme_shape(new)}",
-                )
-            old_scopes, new_scopes = _scopes(scheme), _scopes(new)
-            for scope in sorted(old_scopes - new_scopes):
-                self.add("security-scheme-scope-removed", where, f"scope {scope} removed")
-            for scope in sorted(new_scopes - old_scopes):
-                self.add("security-scheme-scope-added", where, f"scope {scope} added")
-        for name in after:
-            if name not in before:
-                self.add("security-scheme-added", f"securitySchemes.{name}")
+        self._op, self._op_id = "", None
+        for rule_id, location, message in scheme_changes(before, after):
+            self.add(rule_id, location, message)
 
 
 def _keyed(path: str, parameters: list[dict[str, Any]]) -> Iterator[tuple[Any, dict[str, Any]]]:
@@ -327,25 +289,6 @@ def _param_schema(parameter: Mapping[str, Any]) -> Any:
 
 def _where(parameter: Mapping[str, Any]) -> str:
     return f"{parameter['in']} parameter {parameter['name']}"
-
-
-def _scheme_shape(scheme: Mapping[str, Any]) -> tuple[Any, ...]:
-    flows = scheme.get("flows") or {}
-    return (
-        scheme.get("type"),
-        scheme.get("scheme"),
-        scheme.get("in"),
-        scheme.get("name"),
-        tuple(sorted((kind, (flow or {}).get("tokenUrl")) for kind, flow in flows.items())),
-    )
-
-
-def _scopes(scheme: Mapping[str, Any]) -> set[str]:
-    return {
-        scope
-        for flow in (scheme.get("flows") or {}).values()
-        for scope in ((flow or {}).get("scopes") or {})
-    }
 
 
 def diff_contracts(

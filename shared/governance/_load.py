@@ -111,7 +111,22 @@ def parse_contract(text: str, source: str) -> Contract:
         raise ContractError(f"{source}: OpenAPI 3.0 or 3.1 expected, found {found}")
     if not isinstance(document.get("paths", {}), dict):
         raise ContractError(f"{source}: `paths` must be a mapping")
-    return Contract(document, source)
+    contract = Contract(document, source)
+    for ref in _refs(document):
+        contract.pointer(ref)  # a dangling $ref is reported now, not when first followed
+    return contract
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
 
 def load_contract(path: Path) -> Contract:

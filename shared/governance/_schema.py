@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from shared.governance._change import SchemaChange
+from shared.governance._facets import MISSING, default, enum, facet, limits, names
 from shared.governance._load import Contract
 
 __all__ = ["Comparator", "SchemaChange", "Shape", "shape"]
 
-_MISSING: Final[Any] = object()
 _LOWER: Final = ("minLength", "minimum", "minItems", "minProperties")
 _UPPER: Final = ("maxLength", "maximum", "maxItems", "maxProperties")
 _MAX_DEPTH: Final = 48
-
-
-class SchemaChange(NamedTuple):
-    change: str
-    """Rule suffix, e.g. ``type-narrowed``; the diff adds the side."""
-    location: str
-    detail: str
 
 
 class Shape:
@@ -50,7 +44,7 @@ class Shape:
         if self.enum is not None and None in self.enum:
             self.nullable = True
             self.enum = [value for value in self.enum if value is not None]
-        self.default: Any = flat.get("default", _MISSING)
+        self.default: Any = flat.get("default", MISSING)
         self.lower: dict[str, tuple[float, bool]] = {}
         self.upper: dict[str, tuple[float, bool]] = {}
         for key in _LOWER:
@@ -189,11 +183,11 @@ class Comparator:
                 return out  # the plain side was compared with its matching alternative
         else:
             out.extend(self._types(b, r, at))
-        out.extend(_facet("format", b.format, r.format, at))
-        out.extend(_facet("pattern", b.pattern, r.pattern, at))
-        out.extend(_enum(b.enum, r.enum, at))
-        out.extend(_limits(b, r, at))
-        out.extend(_default(b.default, r.default, at))
+        out.extend(facet("format", b.format, r.format, at))
+        out.extend(facet("pattern", b.pattern, r.pattern, at))
+        out.extend(enum(b.enum, r.enum, at))
+        out.extend(limits(b, r, at))
+        out.extend(default(b.default, r.default, at))
         out.extend(self._objects(b, r, at))
         if b.items is not None and r.items is not None:
             out.extend(self.compare(b.items, r.items, at + "[]"))
@@ -203,12 +197,12 @@ class Comparator:
         if b.types == r.types:
             return []
         if b.types is None:
-            return [SchemaChange("type-narrowed", at, f"any type -> {_names(r.types)}")]
+            return [SchemaChange("type-narrowed", at, f"any type -> {names(r.types)}")]
         if r.types is None:
-            return [SchemaChange("type-widened", at, f"{_names(b.types)} -> any type")]
+            return [SchemaChange("type-widened", at, f"{names(b.types)} -> any type")]
         lost = _expand(b.types) - _expand(r.types)
         gained = _expand(r.types) - _expand(b.types)
-        detail = f"{_names(b.types)} -> {_names(r.types)}"
+        detail = f"{names(b.types)} -> {names(r.types)}"
         if lost and gained:
             return [SchemaChange("type-changed", at, detail)]
         return [SchemaChange("type-narrowed" if lost else "type-widened", at, detail)]
@@ -284,70 +278,3 @@ def _plain(s: Shape) -> Shape:
     plain.variants = []
     plain.nullable = False
     return plain
-
-
-def _names(types: frozenset[str] | None) -> str:
-    return "|".join(sorted(types or ())) or "any"
-
-
-def _facet(name: str, old: str | None, new: str | None, at: str) -> list[SchemaChange]:
-    if old == new:
-        return []
-    if old is None:
-        return [SchemaChange(f"{name}-narrowed", at, f"{name} {new!r} added")]
-    if new is None:
-        return [SchemaChange(f"{name}-widened", at, f"{name} {old!r} removed")]
-    return [SchemaChange(f"{name}-changed", at, f"{name} {old!r} -> {new!r}")]
-
-
-def _enum(old: list[Any] | None, new: list[Any] | None, at: str) -> list[SchemaChange]:
-    if old == new:
-        return []
-    if old is None:
-        return [SchemaChange("enum-value-removed", at, f"restricted to {new}")]
-    if new is None:
-        return [SchemaChange("enum-value-added", at, "any value now allowed (enum removed)")]
-    out = [SchemaChange("enum-value-removed", at, f"{v!r} removed") for v in old if v not in new]
-    out += [SchemaChange("enum-value-added", at, f"{v!r} added") for v in new if v not in old]
-    return out
-
-
-def _limits(b: Shape, r: Shape, at: str) -> list[SchemaChange]:
-    out: list[SchemaChange] = []
-    for key in sorted({*b.lower, *r.lower}):
-        old, new = b.lower.get(key), r.lower.get(key)
-        if old != new:
-            tighter = old is None or (new is not None and (new[0], new[1]) > (old[0], old[1]))
-            change = "limits-narrowed" if tighter else "limits-widened"
-            out.append(SchemaChange(change, at, f"{key} {_bound(old)} -> {_bound(new)}"))
-    for key in sorted({*b.upper, *r.upper}):
-        old, new = b.upper.get(key), r.upper.get(key)
-        if old != new:
-            tighter = old is None or (new is not None and (-new[0], new[1]) > (-old[0], old[1]))
-            change = "limits-narrowed" if tighter else "limits-widened"
-            out.append(SchemaChange(change, at, f"{key} {_bound(old)} -> {_bound(new)}"))
-    if b.multiple_of != r.multiple_of:
-        wider = r.multiple_of is None or (
-            b.multiple_of is not None and b.multiple_of % r.multiple_of == 0
-        )
-        change = "limits-widened" if wider else "limits-narrowed"
-        out.append(SchemaChange(change, at, f"multipleOf {b.multiple_of} -> {r.multiple_of}"))
-    return out
-
-
-def _bound(value: tuple[float, bool] | None) -> str:
-    if value is None:
-        return "none"
-    return f"{value[0]}{' (exclusive)' if value[1] else ''}"
-
-
-def _default(old: Any, new: Any, at: str) -> list[SchemaChange]:
-    if old is _MISSING and new is _MISSING:
-        return []
-    if old is _MISSING:
-        return [SchemaChange("default-added", at, f"default {new!r} added")]
-    if new is _MISSING:
-        return [SchemaChange("default-removed", at, f"default {old!r} removed")]
-    if old != new:
-        return [SchemaChange("default-changed", at, f"default {old!r} -> {new!r}")]
-    return []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -70,7 +70,7 @@ def app() -> Litestar:
 async def _get(app: Litestar, path: str) -> httpx.Response:
     # The lifespan in the test's own task: it closes what the app opened.
     async with app.lifespan():
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=cast("Any", app))  # Litestar's ASGI types are narrower
         async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
             return await client.get(path)
 
