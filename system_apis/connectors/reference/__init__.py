@@ -7,6 +7,7 @@ They are the embedded default connectors and the reference behaviour the conform
 
 from system_apis.connectors.reference._dataset import ErpDataset, QmsDataset
 from system_apis.connectors.reference._erp import ReferenceErpConnector
+from system_apis.connectors.reference._qms import ReferenceQmsConnector
 from system_apis.connectors.reference._stock import ALLOWED_CATEGORIES, ISSUABLE
 from system_apis.connectors.reference.demo import BASE_TIME, build_demo, demo_lot_ids
 
@@ -17,6 +18,7 @@ __all__ = [
     "ErpDataset",
     "QmsDataset",
     "ReferenceErpConnector",
+    "ReferenceQmsConnector",
     "build_demo",
     "demo_lot_ids",
 ]
