@@ -54,9 +54,7 @@ def test_an_unchanged_contract_passes(capsys: pytest.CaptureFixture[str]) -> Non
     assert "0 breaking (error), 0 warning, 0 info" in out
 
 
-def test_an_addition_is_info_and_passes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_addition_is_info_and_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contracts", "diff", str(PLANT), str(_additive_copy(tmp_path))]) == 0
     out = capsys.readouterr().out
     assert "INFO    operation-added" in out
@@ -252,3 +250,26 @@ def test_rules_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     assert [line.split()[0] for line in lines] == list(RULES)
     assert main(["contracts", "rules", "--format", "markdown"]) == 0
     assert "| `security-scope-added` | error |" in capsys.readouterr().out
+
+
+def test_the_readme_shows_the_real_report_of_a_change_to_the_plant_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example report is what the command prints for the change it describes."""
+    monkeypatch.chdir(tmp_path)
+    baseline = Path("openapi/released/experience_apis/plant.v1.yaml")
+    baseline.parent.mkdir(parents=True)
+    shutil.copy(PLANT, baseline)
+    document = _load(PLANT)
+    del document["paths"]["/plant/v1/whoami"]
+    schemas = document["components"]["schemas"]
+    schemas["ConnectivityCheckRequest"]["properties"]["plantId"] = {"type": "string"}
+    schemas["ConnectivityCheckRequest"]["required"] = ["plantId"]
+    schemas["ConnectivityCheck"]["properties"]["plantId"] = {"type": "string"}
+    _write(Path("build/plant.v1.yaml"), document)
+    command = ["contracts", "diff", str(baseline), "build/plant.v1.yaml", "--format", "markdown"]
+    assert main(command) == 1
+    report = capsys.readouterr().out
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = "\n".join(f"> {line}".rstrip() for line in report.rstrip("\n").splitlines())
+    assert quoted in readme
