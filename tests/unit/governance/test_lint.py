@@ -40,7 +40,12 @@ def _response(status: str) -> Doc:
 
 def _good() -> Doc:
     responses = {status: _response(status) for status in ("200", "400", "429")}
-    key = {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}
+    key = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1.2.0"},

@@ -161,11 +161,17 @@ def test_the_committed_waiver_file_loads() -> None:
             "unknown field",
         ),
     ],
-    ids=["yaml", "not-a-list", "missing-fields", "unknown-rule", "empty-reason", "bad-date", "extra"],
+    ids=[
+        "yaml",
+        "not-a-list",
+        "missing-fields",
+        "unknown-rule",
+        "empty-reason",
+        "bad-date",
+        "extra",
+    ],
 )
-def test_a_malformed_waiver_file_is_a_clear_error(
-    tmp_path: Path, text: str, message: str
-) -> None:
+def test_a_malformed_waiver_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "waivers.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ContractError, match=message) as raised:
