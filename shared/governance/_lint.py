@@ -15,7 +15,8 @@ Rules (stable ids):
   (``idempotency-opt-out-unexplained`` when the reason is missing);
 - ``request-body-open``: every object schema in a request body has ``additionalProperties: false``;
 - ``example-missing``: each request body and each 2xx JSON response has an example (on the media
-  type, on the schema, or on every required property);
+  type, on the schema, or on every required property; an enum names its own values, an array is
+  exemplified by its items);
 - ``version-mismatch``: every path's ``/vN`` segment and ``info.version``'s major are the N of the
   file name (``erp.v1.yaml``).
 """
@@ -221,21 +222,35 @@ class _Linter:
         return self._schema_exemplified(content.get("schema"), set())
 
     def _schema_exemplified(self, raw: Any, seen: set[str]) -> bool:
+        """An example on the schema, or one implied by it: an enum or const names its values,
+        an array is exemplified by its items, an alternative by any alternative, an object by
+        its required properties (all of them when none is required)."""
+        ref = raw.get("$ref") if isinstance(raw, Mapping) else None
+        if ref in seen:
+            return False
+        seen = {*seen, ref} if ref else seen
         node = self.c.resolve(raw)
         if not isinstance(node, Mapping):
             return False
         flat = _merge(self.c, node)
         if flat.get("example") is not None or flat.get("examples"):
             return True
+        if flat.get("enum") or "const" in flat:
+            return True
+        if isinstance(flat.get("items"), Mapping):
+            return self._schema_exemplified(flat["items"], seen)
+        alternatives = [
+            alt
+            for alt in flat.get("oneOf") or flat.get("anyOf") or []
+            if self.c.resolve(alt) != {"type": "null"}
+        ]
+        if alternatives:
+            return any(self._schema_exemplified(alt, seen) for alt in alternatives)
         properties = flat.get("properties") or {}
         names = list(flat.get("required") or []) or list(properties)
         if not names or any(name not in properties for name in names):
             return False
-        ref = raw.get("$ref") if isinstance(raw, Mapping) else None
-        if ref in seen:
-            return False
-        inner = {*seen, ref} if ref else seen
-        return all(self._schema_exemplified(properties[name], inner) for name in names)
+        return all(self._schema_exemplified(properties[name], seen) for name in names)
 
 
 def _json(media: str) -> bool:

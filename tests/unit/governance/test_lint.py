@@ -241,7 +241,14 @@ def test_an_explained_opt_out_needs_no_idempotency_key() -> None:
 
 @pytest.mark.parametrize(
     "where",
-    ["media-type-example", "media-type-examples", "schema-example", "required-properties"],
+    [
+        "media-type-example",
+        "media-type-examples",
+        "schema-example",
+        "required-properties",
+        "enum-names-its-values",
+        "array-of-exemplified-items",
+    ],
 )
 def test_examples_are_accepted_wherever_the_policy_allows(where: str) -> None:
     document = _good()
@@ -254,10 +261,25 @@ def test_examples_are_accepted_wherever_the_policy_allows(where: str) -> None:
         media["examples"] = {"one": {"value": {"lotId": "L1"}}}
     elif where == "schema-example":
         lot["examples"] = [{"lotId": "L1"}]
-    else:
+    elif where == "required-properties":
         lot["required"] = ["lotId"]
         lot["properties"]["lotId"]["example"] = "L1"
+    elif where == "enum-names-its-values":
+        lot["required"] = ["lotId"]
+        lot["properties"]["lotId"]["enum"] = ["L1", "L2"]
+    else:
+        lot["required"] = ["lines"]
+        lot["properties"]["lines"] = {"type": "array", "items": {"type": "string", "example": "a"}}
     assert _lint(document) == []
+
+
+def test_a_generic_array_or_object_is_no_example() -> None:
+    document = _good()
+    _get(document)["responses"]["200"]["content"]["application/json"].pop("example")
+    lot = _schemas(document)["Lot"]
+    lot["required"] = ["lines"]
+    lot["properties"]["lines"] = {"type": "array", "items": {"type": "object"}}
+    assert _lint(document) == [("example-missing", "GET /erp/v1/lots")]
 
 
 def test_a_file_without_a_version_in_its_name_is_not_version_checked() -> None:
