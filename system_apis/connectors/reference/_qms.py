@@ -21,7 +21,13 @@ from shared.errors import BackendRejected, NotFound
 from shared.models import InspectionStatus
 from shared.models.commands import InspectionCreate, ResultsRecord, UsageDecisionCreate
 from shared.models.lifecycle import DECISION_TARGET
-from shared.models.qms import CharacteristicResult, DispositionDecision, Inspection, Specification
+from shared.models.qms import (
+    CharacteristicResult,
+    DispositionDecision,
+    Inspection,
+    Specification,
+    TargetQuantity,
+)
 from system_apis.connectors.base import QmsCapability, require
 from system_apis.connectors.reference._codes import INSPECTION_CODES
 from system_apis.connectors.reference._qms_quality import QmsQuality
@@ -31,6 +37,7 @@ from system_apis.connectors.reference._records import (
     check_version,
     external_refs,
     find,
+    qty,
 )
 from system_apis.connectors.reference._stock import ALLOWED_CATEGORIES, validate_split
 from system_apis.connectors.reference._valuation import not_evaluated, overall, valuate
@@ -198,7 +205,10 @@ class ReferenceQmsConnector(QmsQuality):
                 decision=decision.decision,
                 lot_id=current.lot_id,
                 inspection_id=inspection_id,
-                quantities=list(decision.quantities),
+                quantities=[
+                    TargetQuantity(category=q.category, quantity=qty(q.quantity))
+                    for q in decision.quantities
+                ],
                 decided_by=decision.decided_by,
                 decided_at=self._clock(),
                 reason=decision.reason,

@@ -1,0 +1,1 @@
+"""One conformance suite for every ERP and QMS connector (parametrised in ``conftest``)."""
