@@ -94,7 +94,7 @@ def build_demo() -> tuple[ErpDataset, QmsDataset]:
 
 
 def demo_lot_ids() -> dict[str, str]:
-    """Scenario key -> lot id, e.g. ``housing-a-use-as-is`` -> ``LOT-1000-0017``."""
+    """Scenario key -> lot id, e.g. ``housing-a-use-as-is`` -> ``LOT-1000-0016``."""
     seq: dict[str, int] = defaultdict(int)
     ids = {}
     for scenario in SCENARIOS:
