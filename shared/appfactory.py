@@ -20,6 +20,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from shared.auth import SCOPES, JwksCache, TokenVerifier
@@ -214,6 +215,25 @@ def _contract_handlers(surface: Surface) -> list[Any]:
     return [contract_json, contract_yaml]
 
 
+def _fix_options_allow(app: Litestar) -> None:
+    """Make the automatic ``OPTIONS`` answer list every method of its path.
+
+    Litestar 2.25 rebuilds a route each time another handler joins its path, and the automatic
+    OPTIONS handler keeps the first route in its closure, so ``GET`` + ``POST`` on one path
+    answers ``Allow: GET, OPTIONS``. Point that first route at the final route's methods.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        entry = route.route_handler_map.get("OPTIONS")
+        if entry is None:
+            continue
+        for cell in entry[0].fn.__closure__ or ():
+            stale = cell.cell_contents
+            if isinstance(stale, HTTPRoute) and stale is not route:
+                stale.methods = route.methods
+
+
 def build_layer_app(
     *,
     layer: str,
@@ -268,6 +288,7 @@ def build_layer_app(
         debug=False,
         logging_config=None,
     )
+    _fix_options_allow(app)
     app.asgi_handler = CorrelationASGI(app.asgi_handler, layer=layer)  # type: ignore[arg-type,assignment]
     return app
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from shared.models import request_struct_names
 __all__ = [
     "CONTRACTS_DIR",
     "ContractDrift",
+    "Link",
     "Surface",
     "check_contracts",
     "export_contracts",
@@ -35,6 +36,15 @@ __all__ = [
 
 CONTRACTS_DIR: Final = Path("openapi")
 TOKEN_URL: Final = "/oauth/token"  # noqa: S105 - a URL, not a secret
+
+
+class Link(msgspec.Struct, frozen=True, kw_only=True):
+    """An OpenAPI link from an operation's success response to another operation."""
+
+    operation_id: str
+    parameters: Mapping[str, str]
+    """Target parameter (``lot_id``, ``header.If-Match``) -> runtime expression."""
+    description: str = ""
 
 
 class Surface(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +59,10 @@ class Surface(msgspec.Struct, frozen=True, kw_only=True):
     version: str = "1.0.0"
     tags: Mapping[str, str] = msgspec.field(default_factory=dict)
     """Tag name -> description."""
+    links: Mapping[str, Mapping[str, Link]] = msgspec.field(default_factory=dict)
+    """Source operationId -> link name -> link, added to its success response."""
+    examples: Callable[[], Mapping[str, Any]] | None = None
+    """Component schema name -> example value, built when the contract is rendered."""
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -153,6 +167,9 @@ def _document_headers(paths: Mapping[str, Any]) -> None:
                     headers["Idempotent-Replayed"] = _header(
                         "`true` when this is the stored response of an earlier request."
                     )
+                for header in headers.values():
+                    # Litestar's ResponseHeader carries no schema; every qgate header is text.
+                    header.setdefault("schema", {"type": "string"})
                 response["headers"] = headers
 
 
@@ -172,6 +189,56 @@ def _document_deprecations(paths: Mapping[str, Any]) -> None:
                 response["headers"] = {**response.get("headers", {}), **added}
 
 
+def _unnull_parameters(paths: Mapping[str, Any]) -> None:
+    """An optional parameter is absent, never null: ``X | None`` is documented as ``X``.
+
+    Litestar renders ``str | None`` as ``oneOf: [string, null]``, but a path, query or header
+    value cannot be null; clients and fuzzers would send the text ``null``.
+    """
+    for item in paths.values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                variants = schema.get("oneOf")
+                if not isinstance(variants, list):
+                    continue
+                kept = [variant for variant in variants if variant != {"type": "null"}]
+                if len(kept) == 1 and len(kept) < len(variants):
+                    del schema["oneOf"]
+                    schema.update(kept[0])
+
+
+def _add_examples(schemas: dict[str, Any], examples: Mapping[str, Any]) -> None:
+    """Schema-level ``examples`` (JSON Schema 2020-12) for the schemas the surface has them for."""
+    for name, schema in schemas.items():
+        if name in examples and "examples" not in schema:
+            schema["examples"] = [examples[name]]
+
+
+def _add_links(paths: Mapping[str, Any], links: Mapping[str, Mapping[str, Link]]) -> None:
+    """Links from each source operation's success response (clients and stateful tests)."""
+    found: set[str] = set()
+    for item in paths.values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or operation.get("operationId") not in links:
+                continue
+            found.add(operation["operationId"])
+            success = min(code for code in operation["responses"] if code.startswith("2"))
+            operation["responses"][success]["links"] = {
+                name: {
+                    "operationId": link.operation_id,
+                    "parameters": dict(link.parameters),
+                    **({"description": link.description} if link.description else {}),
+                }
+                for name, link in sorted(links[operation["operationId"]].items())
+            }
+    missing = sorted(set(links) - found)
+    if missing:
+        raise ValueError(f"links declared from unknown operations: {', '.join(missing)}")
+
+
 def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     """The surface's OpenAPI document, as committed in ``openapi/``."""
     full = app.openapi_schema.to_schema()
@@ -183,8 +250,12 @@ def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     paths = copy.deepcopy(paths)
     _document_headers(paths)
     _document_deprecations(paths)
+    _add_links(paths, surface.links)
+    _unnull_parameters(paths)
     components = _component_closure(paths, full.get("components", {}))
     _close_request_bodies(components.get("schemas", {}))
+    if surface.examples is not None:
+        _add_examples(components.get("schemas", {}), surface.examples())
     scopes = sorted(_scopes_used(paths))
     components["securitySchemes"] = {
         "oauth2": {

@@ -16,7 +16,9 @@ from litestar.params import HeaderParameter
 from shared.errors import (
     PROBLEM_JSON,
     PROBLEM_TYPE_BASE,
+    BackendRejected,
     BadRequest,
+    CapabilityUnsupported,
     ContentTooLarge,
     DownstreamRejected,
     DownstreamTimeout,
@@ -26,6 +28,7 @@ from shared.errors import (
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
     InsufficientScope,
+    InvalidCursor,
     MalformedBody,
     NotFound,
     PreconditionFailed,
@@ -40,7 +43,9 @@ from shared.errors import (
 __all__ = [
     "DOWNSTREAM",
     "IDEMPOTENT",
+    "PAGED",
     "READ",
+    "REJECTABLE",
     "WRITE",
     "IdempotencyKey",
     "StatusGroup",
@@ -53,10 +58,20 @@ class StatusGroup(tuple[int, ...]):
     """Error statuses an operation can answer; ``unsafe`` groups are idempotent writes."""
 
     unsafe: bool = False
+    rejectable: bool = False
+    paged: bool = False
 
 
 class _UnsafeGroup(StatusGroup):
     unsafe = True
+
+
+class _RejectableGroup(StatusGroup):
+    rejectable = True
+
+
+class _PagedGroup(StatusGroup):
+    paged = True
 
 
 class _Problem(NamedTuple):
@@ -65,12 +80,17 @@ class _Problem(NamedTuple):
     error: type[QgateError]
     when: str
     unsafe_only: bool = False
+    conflict_only: bool = False
+    """Only on operations given the :data:`REJECTABLE` group (they change business state)."""
+    paged_only: bool = False
+    """Only on operations given the :data:`PAGED` group (lists with a cursor)."""
 
 
 _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
     400: (
         _Problem(BadRequest, "a header or parameter is not acceptable"),
         _Problem(MalformedBody, "the body is not valid JSON", unsafe_only=True),
+        _Problem(InvalidCursor, "the cursor is not one this list issued", paged_only=True),
         _Problem(IdempotencyKeyMissing, "the Idempotency-Key header is missing", unsafe_only=True),
     ),
     401: (
@@ -84,6 +104,11 @@ _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
     ),
     404: (_Problem(NotFound, "no such resource (or not visible to this caller)"),),
     409: (
+        _Problem(
+            BackendRejected,
+            "the system of record refused the change (the detail gives its reason)",
+            conflict_only=True,
+        ),
         _Problem(
             IdempotencyKeyInFlight,
             "a request with this Idempotency-Key is still running",
@@ -103,6 +128,9 @@ _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
     428: (_Problem(PreconditionRequired, "this operation requires If-Match"),),
     429: (_Problem(RateLimited, "rate limit exceeded; see Retry-After and RateLimit"),),
     500: (_Problem(QgateError, "unexpected failure; quote the correlation id"),),
+    501: (
+        _Problem(CapabilityUnsupported, "the connected ERP or QMS cannot do this (see the detail)"),
+    ),
     502: (_Problem(DownstreamRejected, "the layer or system below gave an unusable answer"),),
     503: (
         _Problem(
@@ -120,6 +148,10 @@ WRITE: Final = _UnsafeGroup((400, 401, 403, 409, 413, 422, 429, 500, 503))
 """Errors every secured unsafe (idempotent) operation can answer."""
 DOWNSTREAM: Final = StatusGroup((502, 503, 504))
 """Errors of operations that call the layer below."""
+PAGED: Final = _PagedGroup((400,))
+"""Lists paginated with a cursor (400 ``invalid-cursor``)."""
+REJECTABLE: Final = _RejectableGroup((409,))
+"""Operations the system of record may refuse (409 ``backend-rejected``)."""
 
 IDEMPOTENT: Final[dict[str, Any]] = {"idempotent": True}
 
@@ -167,13 +199,21 @@ def problems(*groups: tuple[int, ...] | int) -> dict[int, ResponseSpec]:
     Idempotency-Key problems only on operations given the :data:`WRITE` group.
     """
     statuses: set[int] = set()
-    unsafe = False
+    unsafe = rejectable = paged = False
     for group in groups:
         statuses.update(group if isinstance(group, tuple) else (group,))
         unsafe = unsafe or (isinstance(group, StatusGroup) and group.unsafe)
+        rejectable = rejectable or (isinstance(group, StatusGroup) and group.rejectable)
+        paged = paged or (isinstance(group, StatusGroup) and group.paged)
     specs: dict[int, ResponseSpec] = {}
     for status in sorted(statuses):
-        kinds = [kind for kind in _PROBLEMS[status] if unsafe or not kind.unsafe_only]
+        kinds = [
+            kind
+            for kind in _PROBLEMS[status]
+            if (unsafe or not kind.unsafe_only)
+            and (rejectable or not kind.conflict_only)
+            and (paged or not kind.paged_only)
+        ]
         description = "; or ".join(kind.when for kind in kinds)
         specs[status] = ResponseSpec(
             data_container=Problem,

@@ -6,6 +6,7 @@
     ├── ClientError                    (4xx; ``detail`` is shown to the caller)
     │   ├── BadRequest                 400
     │   │   ├── MalformedBody          400  (not JSON, or nested too deeply)
+    │   │   ├── InvalidCursor          400  (a list cursor that list did not issue)
     │   │   └── IdempotencyKeyMissing  400
     │   ├── Unauthenticated            401  (``WWW-Authenticate: Bearer error="invalid_token"``)
     │   ├── InsufficientScope          403  (``WWW-Authenticate: error="insufficient_scope"``)
@@ -54,6 +55,7 @@ from shared.errors._tree import (
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
     InsufficientScope,
+    InvalidCursor,
     MalformedBody,
     MethodNotAllowed,
     NotFound,
@@ -86,6 +88,7 @@ __all__ = [
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
     "InsufficientScope",
+    "InvalidCursor",
     "MalformedBody",
     "MethodNotAllowed",
     "NotFound",

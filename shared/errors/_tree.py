@@ -73,6 +73,13 @@ class MalformedBody(BadRequest):
     title = "Malformed request body"
 
 
+class InvalidCursor(BadRequest):
+    """400: a list's ``cursor`` is not one that list issued (pass ``nextCursor`` back as is)."""
+
+    slug = "invalid-cursor"
+    title = "Invalid pagination cursor"
+
+
 class IdempotencyKeyMissing(BadRequest):
     slug = "idempotency-key-missing"
     title = "Idempotency-Key header required"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
@@ -19,12 +20,14 @@ from shared.deprecation import deprecation_headers
 from shared.errors import (
     ContentTooLarge,
     DownstreamUnavailable,
+    FieldError,
     Forbidden,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     QgateError,
     RateLimited,
     Unauthenticated,
+    ValidationFailed,
     render_error,
 )
 from shared.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
@@ -116,6 +119,7 @@ class PlatformMiddleware(ASGIMiddleware):
             principal = self._delegation(scope, principal)
             scope["user"] = principal
             scope["auth"] = principal.scopes
+        _reject_repeated_query(scope)
         if opt.get("idempotent"):
             if principal is None:  # pragma: no cover - idempotent operations are always secured
                 raise Forbidden("idempotent operations require an authenticated client")
@@ -271,3 +275,21 @@ class PlatformMiddleware(ASGIMiddleware):
                 _log.warning("the response of an idempotent request was not stored")
         else:
             await _settle(store.release(store_key, token), "release")
+
+
+def _reject_repeated_query(scope: Scope) -> None:
+    """No qgate query parameter takes several values: a repeated one is an error, not "last
+    wins" (Litestar would silently keep one of them)."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return
+    names = [name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(
+            "The request does not match the operation's contract; see errors.",
+            errors=[
+                FieldError(location=f"query.{name}", message="Given more than once; send it once.")
+                for name in repeated
+            ],
+        )

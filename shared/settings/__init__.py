@@ -17,9 +17,11 @@ from shared.settings._load import load_settings, setting_names
 from shared.settings._model import (
     AuthSettings,
     DevIssuerSettings,
+    ErpKind,
     IdempotencySettings,
     LayerSettings,
     Mode,
+    QmsKind,
     RateLimitSettings,
     Settings,
     SettingsError,
@@ -30,9 +32,11 @@ from shared.settings._validate import validate_for_mode
 __all__ = [
     "AuthSettings",
     "DevIssuerSettings",
+    "ErpKind",
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
+    "QmsKind",
     "RateLimitSettings",
     "Settings",
     "SettingsError",

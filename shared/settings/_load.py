@@ -4,6 +4,7 @@ validation errors described by the setting's name."""
 from __future__ import annotations
 
 import difflib
+import enum
 import json
 import os
 import re
@@ -173,4 +174,22 @@ def _describe_validation_error(message: str) -> str:
         return f"unknown setting {dotted!r}{hint}"
     if not path:
         return f"invalid settings: {what}"
+    allowed = _allowed_values(path)
+    if allowed is not None and what.startswith("Invalid enum value"):
+        what += f" (one of: {', '.join(allowed)})"
     return f"invalid setting {_setting_label(path)}: {what}"
+
+
+def _allowed_values(dotted: str) -> list[str] | None:
+    """The values an enumeration setting takes (None when the setting is no enumeration)."""
+    current: Any = Settings
+    for part in dotted.split("."):
+        if not (isinstance(current, type) and issubclass(current, msgspec.Struct)):
+            return None
+        types = {field.name: field.type for field in msgspec.structs.fields(current)}
+        if part not in types:
+            return None
+        current = types[part]
+    if isinstance(current, type) and issubclass(current, enum.Enum):
+        return [str(member.value) for member in current]
+    return None

@@ -12,9 +12,11 @@ from shared.auth.clients import ClientConfig, demo_clients
 __all__ = [
     "AuthSettings",
     "DevIssuerSettings",
+    "ErpKind",
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
+    "QmsKind",
     "RateLimitSettings",
     "Settings",
     "SettingsError",
@@ -37,6 +39,18 @@ class Mode(enum.StrEnum):
 class StoreKind(enum.StrEnum):
     MEMORY = "memory"
     REDIS = "redis"
+
+
+class ErpKind(enum.StrEnum):
+    """Which ERP connector the system layer uses (``QGATE_ERP``)."""
+
+    REFERENCE = "reference"
+
+
+class QmsKind(enum.StrEnum):
+    """Which QMS connector the system layer uses (``QGATE_QMS``)."""
+
+    REFERENCE = "reference"
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -127,6 +141,10 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "INFO"
     log_format: str = "json"
     """``json`` (one object per line) or ``text``."""
+    erp: ErpKind = ErpKind.REFERENCE
+    """The ERP behind the system layer: ``reference`` (bundled, seeded with demo data)."""
+    qms: QmsKind = QmsKind.REFERENCE
+    """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data)."""
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     dev_issuer: DevIssuerSettings = msgspec.field(default_factory=DevIssuerSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)

@@ -14,8 +14,10 @@ from shared.composition import create_layer
 from shared.settings import (
     AuthSettings,
     DevIssuerSettings,
+    ErpKind,
     LayerSettings,
     Mode,
+    QmsKind,
     RateLimitSettings,
     Settings,
     SettingsError,
@@ -427,6 +429,8 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         "store": "redis",
         "log_format": "text",
         "log_level": "warning",
+        "erp": "reference",
+        "qms": "reference",
         "auth.algorithms": "RS256",
         "rate_limit.tiers": json.dumps(
             {
@@ -458,4 +462,15 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         settings = load_settings({env_name: raw})
         value = msgspec.to_builtins(settings)
         got = value[section][sub] if sub else value[section]
-        assert got != default or dotted == "mode", dotted  # prod needs more than one variable
+        # prod needs more than one variable; erp and qms have one connector each so far.
+        assert got != default or dotted in {"mode", "erp", "qms"}, dotted
+        assert got == raw or not isinstance(got, str) or dotted not in samples, dotted
+
+
+def test_the_erp_and_qms_connectors_are_chosen_by_name() -> None:
+    settings = load_settings({"QGATE_ERP": "reference", "QGATE_QMS": "reference"})
+    assert settings.erp is ErpKind.REFERENCE
+    assert settings.qms is QmsKind.REFERENCE
+    with pytest.raises(SettingsError, match="QGATE_ERP") as raised:
+        load_settings({"QGATE_ERP": "sap-r3"})
+    assert "reference" in str(raised.value)
