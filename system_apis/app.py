@@ -9,6 +9,8 @@ from shared.appfactory import build_layer_app
 from shared.idempotency import IdempotencyStore
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
+from system_apis.connectors import build_erp_connector, build_qms_connector
+from system_apis.connectors.base import ErpConnector, QmsConnector
 from system_apis.erp import controllers as erp
 from system_apis.qms import controllers as qms
 from system_apis.surfaces import SURFACES
@@ -22,9 +24,17 @@ def create_app(
     issuer_transport: httpx.AsyncBaseTransport | None = None,
     idempotency_store: IdempotencyStore | None = None,
     rate_limiter: RateLimiter | None = None,
+    erp_connector: ErpConnector | None = None,
+    qms_connector: QmsConnector | None = None,
 ) -> Litestar:
-    """The system layer; ``issuer_transport`` reaches the token issuer in-process."""
+    """The system layer over an ERP and a QMS connector (default: the ones the settings name).
+
+    ``issuer_transport`` reaches the token issuer in-process. The app closes the connectors it
+    is given when it shuts down.
+    """
     settings = settings or load_settings()
+    erp_connector = erp_connector or build_erp_connector(settings)
+    qms_connector = qms_connector or build_qms_connector(settings)
     return build_layer_app(
         layer="system",
         settings=settings,
@@ -33,4 +43,7 @@ def create_app(
         issuer_transport=issuer_transport,
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
+        readiness=[("erp", erp_connector.ping), ("qms", qms_connector.ping)],
+        closers=[erp_connector.aclose, qms_connector.aclose],
+        state={"erp": erp_connector, "qms": qms_connector},
     )

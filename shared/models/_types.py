@@ -16,32 +16,50 @@ import msgspec
 __all__ = [
     "ID_PATTERN",
     "BlockedFunction",
+    "CapaId",
     "CapaStage",
     "CapaType",
+    "CharacteristicId",
     "CharacteristicValuation",
     "Day",
     "DispositionCode",
+    "EventId",
     "Identifier",
+    "InspectionId",
     "InspectionOrigin",
     "InspectionResult",
     "InspectionStatus",
+    "ItemId",
     "LotDisposition",
+    "LotId",
+    "LotNumber",
     "MaterialDisposition",
+    "NcId",
     "NonconformanceStatus",
     "NonconformanceType",
+    "PlantId",
+    "PurchaseOrderId",
     "Quantity",
     "Reason",
+    "ReceiptId",
+    "Reference",
     "Severity",
     "ShortText",
+    "SpecId",
     "StockCategory",
+    "SupplierId",
+    "SupplierLotNumber",
     "SupplierQualityEventKind",
     "SupplierQualityStatusCode",
     "Text",
     "Timestamp",
+    "UserId",
     "Version",
 ]
 
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+_ID_RULE: Final = "1-64 letters, digits, `.`, `_` or `-`, starting alphanumeric."
 
 Identifier = Annotated[
     str,
@@ -49,8 +67,168 @@ Identifier = Annotated[
         min_length=1,
         max_length=64,
         pattern=ID_PATTERN,
-        description="Identifier: 1-64 letters, digits, `.`, `_` or `-`, starting alphanumeric.",
+        description="Identifier: " + _ID_RULE,
+        examples=["ID-0001"],
+    ),
+]
+LotId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A lot's id in qgate's canonical model. " + _ID_RULE,
         examples=["LOT-1000-0001"],
+    ),
+]
+LotNumber = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="The ERP's batch number. " + _ID_RULE,
+        examples=["B2026-0001"],
+    ),
+]
+SupplierLotNumber = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="The supplier's own lot number. " + _ID_RULE,
+        examples=["SL-88-1234"],
+    ),
+]
+ItemId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="An item (material) id. " + _ID_RULE,
+        examples=["BRG-6205"],
+    ),
+]
+PlantId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A plant id. " + _ID_RULE,
+        examples=["1000"],
+    ),
+]
+SupplierId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A supplier id. " + _ID_RULE,
+        examples=["SUP-0001"],
+    ),
+]
+PurchaseOrderId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A purchase order id. " + _ID_RULE,
+        examples=["PO-4500000110"],
+    ),
+]
+ReceiptId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A goods receipt id. " + _ID_RULE,
+        examples=["GR-000001"],
+    ),
+]
+InspectionId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="An inspection id. " + _ID_RULE,
+        examples=["INSP-000001"],
+    ),
+]
+SpecId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A specification id. " + _ID_RULE,
+        examples=["SPEC-BRG-6205"],
+    ),
+]
+NcId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A nonconformance id. " + _ID_RULE,
+        examples=["NC-000001"],
+    ),
+]
+CapaId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A CAPA id. " + _ID_RULE,
+        examples=["CAPA-000001"],
+    ),
+]
+EventId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A supplier quality event id. " + _ID_RULE,
+        examples=["SQE-000001"],
+    ),
+]
+CharacteristicId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A characteristic id within a specification. " + _ID_RULE,
+        examples=["BORE-DIA"],
+    ),
+]
+UserId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A user or client id. " + _ID_RULE,
+        examples=["qa.lead"],
+    ),
+]
+Reference = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="A reference to the record that caused this change. " + _ID_RULE,
+        examples=["DISP-000001"],
     ),
 ]
 Quantity = Annotated[

@@ -15,21 +15,34 @@ from shared.models._types import (
     BlockedFunction,
     CapaStage,
     CapaType,
+    CharacteristicId,
     DispositionCode,
-    Identifier,
+    InspectionId,
     InspectionOrigin,
+    ItemId,
     LotDisposition,
+    LotId,
+    LotNumber,
     MaterialDisposition,
+    NcId,
     NonconformanceStatus,
     NonconformanceType,
+    PlantId,
+    PurchaseOrderId,
     Reason,
+    ReceiptId,
+    Reference,
     Severity,
     ShortText,
+    SpecId,
     StockCategory,
+    SupplierId,
+    SupplierLotNumber,
     SupplierQualityEventKind,
     SupplierQualityStatusCode,
     Text,
     Timestamp,
+    UserId,
 )
 from shared.models.base import RequestStruct
 from shared.models.qms import Measure, SignatureMeaning, TargetQuantity
@@ -48,8 +61,14 @@ __all__ = [
     "ResultsRecord",
     "SupplierQualityEventCreate",
     "SupplierQualityStatusChange",
+    "TargetQuantityInput",
     "UsageDecisionCreate",
 ]
+
+
+class TargetQuantityInput(TargetQuantity, RequestStruct, frozen=True, kw_only=True):
+    """How much of the lot goes to which stock category (unknown fields refused)."""
+
 
 PositiveQuantity = Annotated[
     float, msgspec.Meta(gt=0, le=1_000_000_000, description="More than zero.", examples=[40.0])
@@ -69,13 +88,13 @@ class PurchasingBlockChange(RequestStruct, frozen=True, kw_only=True):
 class GoodsReceiptCreate(RequestStruct, frozen=True, kw_only=True):
     """Receive a quantity against a purchase-order line into a (new or existing) lot."""
 
-    po_id: Identifier
+    po_id: PurchaseOrderId
     line_no: Annotated[int, msgspec.Meta(ge=1, le=99999, examples=[10])]
     quantity: PositiveQuantity
-    lot_number: Identifier | None = None
+    lot_number: LotNumber | None = None
     """The ERP batch; a new one is numbered when absent."""
-    supplier_lot_number: Identifier | None = None
-    delivery_note: Identifier | None = None
+    supplier_lot_number: SupplierLotNumber | None = None
+    delivery_note: Reference | None = None
     """Natural key with the PO line: a receipt of the same delivery note is not posted twice."""
 
 
@@ -84,12 +103,12 @@ class LotDispositionChange(RequestStruct, frozen=True, kw_only=True):
 
     disposition: LotDisposition
     reason: Reason
-    quantities: Annotated[list[TargetQuantity], msgspec.Meta(max_length=5)] = msgspec.field(
+    quantities: Annotated[list[TargetQuantityInput], msgspec.Meta(max_length=5)] = msgspec.field(
         default_factory=list
     )
     """The lot's stock by category afterwards (must add up to the lot's quantity, one entry per
     category at most); empty moves all of it to the disposition's default category."""
-    reference: Identifier | None = None
+    reference: Reference | None = None
     """The disposition this change applies (kept in the lot's history)."""
 
 
@@ -99,25 +118,25 @@ class GoodsIssueCreate(RequestStruct, frozen=True, kw_only=True):
     quantity: PositiveQuantity
     category: StockCategory = StockCategory.AVAILABLE
     """AVAILABLE, or RESTRICTED for a restricted lot; other categories cannot be issued."""
-    reference: Identifier | None = None
+    reference: Reference | None = None
 
 
 class InspectionCreate(RequestStruct, frozen=True, kw_only=True):
     """Open an inspection of a lot against the item's current specification (or ``specId``)."""
 
     origin: InspectionOrigin
-    lot_id: Identifier
-    item_id: Identifier
-    plant_id: Identifier
+    lot_id: LotId
+    item_id: ItemId
+    plant_id: PlantId
     quantity: PositiveQuantity
-    supplier_id: Identifier | None = None
-    goods_receipt_id: Identifier | None = None
+    supplier_id: SupplierId | None = None
+    goods_receipt_id: ReceiptId | None = None
     """Natural key for GOODS_RECEIPT inspections: one inspection per receipt."""
-    spec_id: Identifier | None = None
+    spec_id: SpecId | None = None
 
 
 class Measurement(RequestStruct, frozen=True, kw_only=True):
-    characteristic_id: Identifier
+    characteristic_id: CharacteristicId
     measured_value: Measure | None = None
     """For quantitative characteristics."""
     conforming: bool | None = None
@@ -132,8 +151,8 @@ class ResultsRecord(RequestStruct, frozen=True, kw_only=True):
 class UsageDecisionCreate(RequestStruct, frozen=True, kw_only=True):
     decision: DispositionCode
     reason: Reason
-    decided_by: Identifier
-    quantities: Annotated[list[TargetQuantity], msgspec.Meta(max_length=5)] = msgspec.field(
+    decided_by: UserId
+    quantities: Annotated[list[TargetQuantityInput], msgspec.Meta(max_length=5)] = msgspec.field(
         default_factory=list
     )
     signature_meaning: SignatureMeaning | None = None
@@ -144,14 +163,14 @@ class NonconformanceCreate(RequestStruct, frozen=True, kw_only=True):
     type: NonconformanceType
     severity: Severity
     title: ShortText
-    plant_id: Identifier
+    plant_id: PlantId
     description: Text = ""
-    supplier_id: Identifier | None = None
-    item_id: Identifier | None = None
-    lot_ids: Annotated[list[Identifier], msgspec.Meta(max_length=100)] = msgspec.field(
+    supplier_id: SupplierId | None = None
+    item_id: ItemId | None = None
+    lot_ids: Annotated[list[LotId], msgspec.Meta(max_length=100)] = msgspec.field(
         default_factory=list
     )
-    inspection_id: Identifier | None = None
+    inspection_id: InspectionId | None = None
 
 
 class NonconformanceUpdate(RequestStruct, frozen=True, kw_only=True):
@@ -167,10 +186,10 @@ class NonconformanceUpdate(RequestStruct, frozen=True, kw_only=True):
 class CapaCreate(RequestStruct, frozen=True, kw_only=True):
     type: CapaType
     title: ShortText
-    plant_id: Identifier
-    owner: Identifier
-    supplier_id: Identifier | None = None
-    nc_ids: Annotated[list[Identifier], msgspec.Meta(max_length=100)] = msgspec.field(
+    plant_id: PlantId
+    owner: UserId
+    supplier_id: SupplierId | None = None
+    nc_ids: Annotated[list[NcId], msgspec.Meta(max_length=100)] = msgspec.field(
         default_factory=list
     )
 
@@ -183,14 +202,14 @@ class CapaStageAdvance(RequestStruct, frozen=True, kw_only=True):
 
 
 class SupplierQualityEventCreate(RequestStruct, frozen=True, kw_only=True):
-    supplier_id: Identifier
+    supplier_id: SupplierId
     kind: SupplierQualityEventKind
     occurred_at: Timestamp | None = None
-    plant_id: Identifier | None = None
-    item_id: Identifier | None = None
-    lot_id: Identifier | None = None
-    inspection_id: Identifier | None = None
-    nc_id: Identifier | None = None
+    plant_id: PlantId | None = None
+    item_id: ItemId | None = None
+    lot_id: LotId | None = None
+    inspection_id: InspectionId | None = None
+    nc_id: NcId | None = None
     description: Text = ""
 
 

@@ -9,12 +9,19 @@ import msgspec
 from shared.models._types import (
     BlockedFunction,
     Day,
-    Identifier,
+    ItemId,
     LotDisposition,
+    LotId,
+    LotNumber,
+    PlantId,
+    PurchaseOrderId,
     Quantity,
     Reason,
+    ReceiptId,
     ShortText,
     StockCategory,
+    SupplierId,
+    SupplierLotNumber,
     SupplierQualityStatusCode,
     Timestamp,
 )
@@ -45,7 +52,7 @@ Uom = Annotated[str, msgspec.Meta(min_length=1, max_length=8, examples=["PC"])]
 
 
 class Plant(Record, frozen=True, kw_only=True):
-    plant_id: Identifier
+    plant_id: PlantId
     name: ShortText
     country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", examples=["DE"])]
 
@@ -53,12 +60,12 @@ class Plant(Record, frozen=True, kw_only=True):
 class ItemPlant(QgateStruct, frozen=True, kw_only=True):
     """Per-plant settings of an item."""
 
-    plant_id: Identifier
+    plant_id: PlantId
     inspection_required_on_receipt: bool
 
 
 class Item(Record, frozen=True, kw_only=True):
-    item_id: Identifier
+    item_id: ItemId
     description: ShortText
     base_uom: Uom
     batch_managed: bool = True
@@ -71,7 +78,8 @@ class PurchasingBlock(QgateStruct, frozen=True, kw_only=True):
     functions: list[BlockedFunction]
     reason: Reason
     blocked_at: Timestamp
-    blocked_by: Identifier
+    blocked_by: Annotated[str, msgspec.Meta(max_length=200, examples=["qa.lead@plant-1000"])]
+    """The user or client the block was set for."""
 
 
 class QmsCertification(QgateStruct, frozen=True, kw_only=True):
@@ -81,7 +89,7 @@ class QmsCertification(QgateStruct, frozen=True, kw_only=True):
 
 
 class Supplier(Record, frozen=True, kw_only=True):
-    supplier_id: Identifier
+    supplier_id: SupplierId
     name: ShortText
     country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", examples=["DE"])]
     quality_status: SupplierQualityStatusCode
@@ -93,31 +101,31 @@ class Supplier(Record, frozen=True, kw_only=True):
 
 class PurchaseOrderLine(QgateStruct, frozen=True, kw_only=True):
     line_no: Annotated[int, msgspec.Meta(ge=1, le=99999, examples=[10])]
-    item_id: Identifier
-    plant_id: Identifier
+    item_id: ItemId
+    plant_id: PlantId
     quantity: Quantity
     received_quantity: Quantity
     uom: Uom
 
 
 class PurchaseOrder(Record, frozen=True, kw_only=True):
-    po_id: Identifier
-    supplier_id: Identifier
-    plant_id: Identifier
+    po_id: PurchaseOrderId
+    supplier_id: SupplierId
+    plant_id: PlantId
     ordered_at: Timestamp
     lines: list[PurchaseOrderLine]
 
 
 class GoodsReceipt(Record, frozen=True, kw_only=True):
-    receipt_id: Identifier
-    po_id: Identifier
+    receipt_id: ReceiptId
+    po_id: PurchaseOrderId
     line_no: Annotated[int, msgspec.Meta(ge=1, le=99999, examples=[10])]
-    item_id: Identifier
-    plant_id: Identifier
-    supplier_id: Identifier
-    lot_id: Identifier
-    lot_number: Identifier
-    supplier_lot_number: Identifier | None = None
+    item_id: ItemId
+    plant_id: PlantId
+    supplier_id: SupplierId
+    lot_id: LotId
+    lot_number: LotNumber
+    supplier_lot_number: SupplierLotNumber | None = None
     quantity: Quantity
     stock_category: StockCategory
     """Where the received quantity was posted (QUALITY_INSPECTION when inspection is required)."""
@@ -130,13 +138,13 @@ class StockBalance(QgateStruct, frozen=True, kw_only=True):
 
 
 class Lot(Record, frozen=True, kw_only=True):
-    lot_id: Identifier
-    lot_number: Identifier
+    lot_id: LotId
+    lot_number: LotNumber
     """The ERP's batch number (unique per item)."""
-    item_id: Identifier
-    plant_id: Identifier
-    supplier_id: Identifier | None = None
-    supplier_lot_number: Identifier | None = None
+    item_id: ItemId
+    plant_id: PlantId
+    supplier_id: SupplierId | None = None
+    supplier_lot_number: SupplierLotNumber | None = None
     disposition: LotDisposition
     stock: list[StockBalance]
     """Quantity per category, every category listed; they add up to ``totalQuantity``."""

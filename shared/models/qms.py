@@ -8,26 +8,37 @@ import msgspec
 
 from shared.models._types import (
     BlockedFunction,
+    CapaId,
     CapaStage,
     CapaType,
+    CharacteristicId,
     CharacteristicValuation,
     DispositionCode,
-    Identifier,
+    EventId,
+    InspectionId,
     InspectionOrigin,
     InspectionResult,
     InspectionStatus,
+    ItemId,
+    LotId,
     MaterialDisposition,
+    NcId,
     NonconformanceStatus,
     NonconformanceType,
+    PlantId,
     Quantity,
     Reason,
+    ReceiptId,
     Severity,
     ShortText,
+    SpecId,
     StockCategory,
+    SupplierId,
     SupplierQualityEventKind,
     SupplierQualityStatusCode,
     Text,
     Timestamp,
+    UserId,
 )
 from shared.models.base import QgateStruct
 from shared.models.records import Page, Record
@@ -66,7 +77,7 @@ SignatureMeaning = Annotated[
 class Characteristic(QgateStruct, frozen=True, kw_only=True):
     """One inspected characteristic: quantitative (limits) or qualitative (conforming or not)."""
 
-    characteristic_id: Identifier
+    characteristic_id: CharacteristicId
     name: ShortText
     quantitative: bool
     lower_limit: Measure | None = None
@@ -78,16 +89,16 @@ class Characteristic(QgateStruct, frozen=True, kw_only=True):
 
 
 class Specification(Record, frozen=True, kw_only=True):
-    spec_id: Identifier
+    spec_id: SpecId
     spec_version: Annotated[int, msgspec.Meta(ge=1, examples=[2])]
-    item_id: Identifier
+    item_id: ItemId
     title: ShortText
     valid_from: Timestamp
     characteristics: list[Characteristic]
 
 
 class CharacteristicResult(QgateStruct, frozen=True, kw_only=True):
-    characteristic_id: Identifier
+    characteristic_id: CharacteristicId
     valuation: CharacteristicValuation
     measured_value: Measure | None = None
     conforming: bool | None = None
@@ -106,10 +117,10 @@ class DispositionDecision(QgateStruct, frozen=True, kw_only=True):
     """A usage decision on a lot (SAP: usage decision; the QMS half of a disposition)."""
 
     decision: DispositionCode
-    lot_id: Identifier
-    inspection_id: Identifier | None = None
+    lot_id: LotId
+    inspection_id: InspectionId | None = None
     quantities: list[TargetQuantity] = msgspec.field(default_factory=list)
-    decided_by: Identifier
+    decided_by: UserId
     decided_at: Timestamp
     reason: Reason
     signature_meaning: SignatureMeaning | None = None
@@ -118,18 +129,18 @@ class DispositionDecision(QgateStruct, frozen=True, kw_only=True):
 
 
 class Inspection(Record, frozen=True, kw_only=True):
-    inspection_id: Identifier
+    inspection_id: InspectionId
     origin: InspectionOrigin
     status: InspectionStatus
     result: InspectionResult
-    lot_id: Identifier
-    item_id: Identifier
-    plant_id: Identifier
-    supplier_id: Identifier | None = None
-    spec_id: Identifier
+    lot_id: LotId
+    item_id: ItemId
+    plant_id: PlantId
+    supplier_id: SupplierId | None = None
+    spec_id: SpecId
     spec_version: Annotated[int, msgspec.Meta(ge=1, examples=[2])]
     quantity: Quantity
-    goods_receipt_id: Identifier | None = None
+    goods_receipt_id: ReceiptId | None = None
     created_at: Timestamp
     results: list[CharacteristicResult] = msgspec.field(default_factory=list)
     """One entry per characteristic of the specification, NOT_EVALUATED until recorded."""
@@ -137,17 +148,17 @@ class Inspection(Record, frozen=True, kw_only=True):
 
 
 class Nonconformance(Record, frozen=True, kw_only=True):
-    nc_id: Identifier
+    nc_id: NcId
     type: NonconformanceType
     status: NonconformanceStatus
     severity: Severity
     title: ShortText
     description: Text = ""
-    plant_id: Identifier
-    supplier_id: Identifier | None = None
-    item_id: Identifier | None = None
-    lot_ids: list[Identifier] = msgspec.field(default_factory=list)
-    inspection_id: Identifier | None = None
+    plant_id: PlantId
+    supplier_id: SupplierId | None = None
+    item_id: ItemId | None = None
+    lot_ids: list[LotId] = msgspec.field(default_factory=list)
+    inspection_id: InspectionId | None = None
     material_disposition: MaterialDisposition | None = None
     created_at: Timestamp
     updated_at: Timestamp
@@ -160,16 +171,16 @@ class CapaStageRecord(QgateStruct, frozen=True, kw_only=True):
 
 
 class Capa(Record, frozen=True, kw_only=True):
-    capa_id: Identifier
+    capa_id: CapaId
     type: CapaType
     status: NonconformanceStatus
     stage: CapaStage
     """The 8D stage being worked on (D8 once closed)."""
     title: ShortText
-    plant_id: Identifier
-    supplier_id: Identifier | None = None
-    nc_ids: list[Identifier] = msgspec.field(default_factory=list)
-    owner: Identifier
+    plant_id: PlantId
+    supplier_id: SupplierId | None = None
+    nc_ids: list[NcId] = msgspec.field(default_factory=list)
+    owner: UserId
     created_at: Timestamp
     updated_at: Timestamp
     completed_stages: list[CapaStageRecord] = msgspec.field(default_factory=list)
@@ -177,22 +188,22 @@ class Capa(Record, frozen=True, kw_only=True):
 
 
 class SupplierQualityEvent(Record, frozen=True, kw_only=True):
-    event_id: Identifier
-    supplier_id: Identifier
+    event_id: EventId
+    supplier_id: SupplierId
     kind: SupplierQualityEventKind
     occurred_at: Timestamp
-    plant_id: Identifier | None = None
-    item_id: Identifier | None = None
-    lot_id: Identifier | None = None
-    inspection_id: Identifier | None = None
-    nc_id: Identifier | None = None
+    plant_id: PlantId | None = None
+    item_id: ItemId | None = None
+    lot_id: LotId | None = None
+    inspection_id: InspectionId | None = None
+    nc_id: NcId | None = None
     description: Text = ""
 
 
 class SupplierQualityStatus(Record, frozen=True, kw_only=True):
     """A supplier's quality status as the QMS keeps it."""
 
-    supplier_id: Identifier
+    supplier_id: SupplierId
     status: SupplierQualityStatusCode
     blocked_functions: list[BlockedFunction] = msgspec.field(default_factory=list)
     reason: Reason | None = None

@@ -1,0 +1,30 @@
+"""The ERP and QMS connectors, and the one place that picks them from the settings.
+
+``QGATE_ERP`` / ``QGATE_QMS`` select the connector; ``reference`` (the default) is the bundled
+in-process reference ERP / QMS seeded with demo data.
+"""
+
+from __future__ import annotations
+
+from shared.settings import ErpKind, QmsKind, Settings
+from system_apis.connectors.base import ErpConnector, QmsConnector
+
+__all__ = ["build_erp_connector", "build_qms_connector"]
+
+
+def build_erp_connector(settings: Settings) -> ErpConnector:
+    """The ERP connector the settings name (nothing connects until it is first used)."""
+    if settings.erp is ErpKind.REFERENCE:
+        from system_apis.connectors.reference import ReferenceErpConnector  # noqa: PLC0415
+
+        return ReferenceErpConnector()
+    raise NotImplementedError(settings.erp)  # pragma: no cover - the enum lists only these
+
+
+def build_qms_connector(settings: Settings) -> QmsConnector:
+    """The QMS connector the settings name (nothing connects until it is first used)."""
+    if settings.qms is QmsKind.REFERENCE:
+        from system_apis.connectors.reference import ReferenceQmsConnector  # noqa: PLC0415
+
+        return ReferenceQmsConnector()
+    raise NotImplementedError(settings.qms)  # pragma: no cover - the enum lists only these

@@ -11,7 +11,7 @@ its module. It translates every backend failure at its boundary into ``shared.er
 - :class:`~shared.errors.PreconditionFailed`: ``expected_version`` is stale (optimistic
   concurrency: every mutable record carries a ``version``);
 - :class:`~shared.errors.CapabilityUnsupported`: the backend cannot do this at all;
-- :class:`~shared.errors.BadRequest`: a cursor that this connector did not issue.
+- :class:`~shared.errors.InvalidCursor`: a cursor that this connector did not issue.
 
 Each connector declares its capabilities; :func:`require` is the one check, used by the system
 API before it calls and by connectors themselves, so a missing capability is never a no-op.

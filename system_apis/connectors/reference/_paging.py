@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from shared.errors import BadRequest
+from shared.errors import InvalidCursor
 from system_apis.connectors.base import MAX_PAGE_SIZE, PageRequest
 
 __all__ = ["matches", "paginate"]
@@ -45,7 +45,7 @@ def paginate(
     records: Iterable[_T], *, key: Callable[[_T], str], page: PageRequest, list_name: str
 ) -> tuple[list[_T], str | None]:
     """The page of ``records`` after ``page.cursor`` in ``key`` order, and the next cursor
-    (None on the last page). Raises :class:`BadRequest` for a cursor not issued for this list."""
+    (None on the last page). Raises :class:`InvalidCursor` for a cursor not issued for this list."""
     after = _decode(page.cursor, list_name) if page.cursor is not None else None
     ordered = sorted(records, key=key)
     if after is not None:
@@ -63,7 +63,7 @@ def _encode(last_key: str, list_name: str) -> str:
 
 
 def _decode(cursor: str, list_name: str) -> str:
-    invalid = BadRequest(
+    invalid = InvalidCursor(
         f"cursor is not valid for this list of {list_name}: pass back the nextCursor of the "
         "previous page unchanged, or omit it to start from the beginning."
     )

@@ -1,13 +1,13 @@
-"""QMS system API routes (``/system/qms/v1``)."""
+"""QMS diagnostics: whoami and connectivity checks (see shared.diagnostics)."""
 
 from __future__ import annotations
 
 from shared.diagnostics import diagnostic_handlers
 from system_apis.surfaces import QMS
 
-__all__ = ["route_handlers"]
+__all__ = ["diagnostics"]
 
-route_handlers = diagnostic_handlers(
+diagnostics = diagnostic_handlers(
     layer="system",
     surface=QMS.name,
     prefix=QMS.prefix,

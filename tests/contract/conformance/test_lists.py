@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from shared.errors import BadRequest, NotFound
+from shared.errors import InvalidCursor, NotFound
 from shared.models import Page
 from system_apis.connectors.base import (
     CapaFilter,
@@ -155,7 +155,7 @@ async def test_a_cursor_the_connector_did_not_issue_is_a_bad_request(
 ) -> None:
     case = LISTS[name]
     connector = _connector(case.port, erp_connector, qms_connector)
-    with pytest.raises(BadRequest, match="cursor"):
+    with pytest.raises(InvalidCursor, match="cursor"):
         await case.lister(connector, case.query(), PageRequest(cursor=cursor, limit=5))
 
 

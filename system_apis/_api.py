@@ -1,0 +1,155 @@
+"""What every system API operation shares: connectors, pagination, ETags and the actor.
+
+- The connectors live in ``app.state`` (``erp``, ``qms``), put there by the composition root;
+  handlers take them as the ``erp`` / ``qms`` dependencies.
+- Lists take ``cursor`` and ``limit`` (1..200, default 50) and answer one page.
+- Every record read or written is answered with ``ETag: "<version>"``. Updates take
+  ``If-Match`` with that ETag: stale answers 412; where it is required, missing answers 428.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, TypeVar
+
+from litestar import Request, Response
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, QueryParameter
+
+from shared.auth import Principal
+from shared.errors import PreconditionFailed, PreconditionRequired, Unauthenticated
+from shared.models import Record
+from system_apis.connectors.base import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ErpConnector,
+    PageRequest,
+    QmsConnector,
+)
+
+__all__ = [
+    "CONNECTORS",
+    "ETAG",
+    "LOCATION",
+    "Cursor",
+    "Erp",
+    "IfMatch",
+    "Limit",
+    "Qms",
+    "actor",
+    "etag",
+    "expected_version",
+    "page",
+    "record_response",
+]
+
+_R = TypeVar("_R", bound=Record)
+_TAG: Final = re.compile(r'^"(\d{1,18})"$')
+
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        name="cursor",
+        description="Where the page starts: `nextCursor` of the previous page (opaque).",
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_=-]+$",
+    ),
+]
+Limit = Annotated[
+    int,
+    QueryParameter(
+        name="limit",
+        description=f"Page size, 1 to {MAX_PAGE_SIZE}.",
+        ge=1,
+        le=MAX_PAGE_SIZE,
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description=(
+            'The record\'s current `ETag` (`"<version>"`, from the last read or write): the '
+            "change applies only if nobody changed the record since (412 otherwise)."
+        ),
+        max_length=200,
+        pattern=r'^(\*|(W/)?"[\x21\x23-\x7e]*"(\s*,\s*(W/)?"[\x21\x23-\x7e]*")*)$',
+    ),
+]
+
+ETAG: Final = ResponseHeader(
+    name="ETag",
+    description='The record\'s version as an entity tag, `"<version>"`: send it as `If-Match`.',
+    documentation_only=True,
+    required=True,
+)
+LOCATION: Final = ResponseHeader(
+    name="Location",
+    description="Where the created record can be read.",
+    documentation_only=True,
+    required=True,
+)
+
+
+def _connector(key: str) -> Provide:
+    def provide(request: Request[Any, Any, Any]) -> Any:
+        return request.app.state[key]
+
+    return Provide(provide, sync_to_thread=False)
+
+
+CONNECTORS: Final = {"erp": _connector("erp"), "qms": _connector("qms")}
+"""Dependencies for handlers: ``erp: Erp``, ``qms: Qms``."""
+
+Erp = NamedDependency[ErpConnector]
+Qms = NamedDependency[QmsConnector]
+
+
+def page(cursor: str | None, limit: int | None) -> PageRequest:
+    return PageRequest(cursor=cursor, limit=limit or DEFAULT_PAGE_SIZE)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None, *, required: bool) -> int | None:
+    """The version ``If-Match`` names (None: any, or absent where optional).
+
+    Only strong tags compare (RFC 9110 §13.1.1): a weak or foreign tag never matches.
+    """
+    if if_match is None:
+        if required:
+            raise PreconditionRequired(
+                'This operation requires If-Match with the record\'s ETag ("<version>").'
+            )
+        return None
+    if if_match.strip() == "*":
+        return None
+    for tag in (part.strip() for part in if_match.split(",")):
+        match = _TAG.match(tag)
+        if match:
+            return int(match.group(1))
+    raise PreconditionFailed(f"If-Match {if_match} does not match the record's current ETag.")
+
+
+def actor(request: Request[Any, Any, Any]) -> str:
+    """Who a change is made for: the original caller when a layer acts on its behalf."""
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):  # pragma: no cover - the pipeline always sets it
+        raise Unauthenticated("no verified caller", token_present=False)
+    if principal.on_behalf_of:
+        return principal.on_behalf_of[0].subject
+    return principal.subject
+
+
+def record_response(
+    record: _R, *, status_code: int = 200, location: str | None = None
+) -> Response[_R]:
+    """The record with its ``ETag`` (and ``Location`` when just created)."""
+    headers = {"ETag": etag(record.version)}
+    if location is not None:
+        headers["Location"] = location
+    return Response(record, status_code=status_code, headers=headers)
