@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+import msgspec.inspect
 import yaml
 from litestar import Litestar
 
 from shared.auth import SCOPES
-from shared.models import request_struct_names
+from shared.models import QgateStruct, request_struct_names
 
 __all__ = [
     "CONTRACTS_DIR",
@@ -105,6 +106,55 @@ def _scopes_used(paths: Mapping[str, Any]) -> set[str]:
                     for values in requirement.values():
                         used.update(values)
     return used
+
+
+def _struct_classes() -> dict[str, type[msgspec.Struct]]:
+    found: dict[str, type[msgspec.Struct]] = {}
+    pending: list[type[msgspec.Struct]] = [QgateStruct]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found.setdefault(sub.__name__, sub)
+            pending.append(sub)
+    return found
+
+
+def _string_item_schema(item: Any) -> dict[str, Any] | None:
+    extra: dict[str, Any] = {}
+    if isinstance(item, msgspec.inspect.Metadata):
+        extra = dict(item.extra_json_schema or {})
+        item = item.type
+    if not isinstance(item, msgspec.inspect.StrType):
+        return None
+    constraints = {
+        "minLength": item.min_length,
+        "maxLength": item.max_length,
+        "pattern": item.pattern,
+    }
+    return {**extra, **{key: value for key, value in constraints.items() if value is not None}}
+
+
+def _constrain_array_items(schemas: dict[str, Any]) -> None:
+    """Constraints of list items: Litestar drops ``Meta`` on ``list[Annotated[str, Meta]]``
+    (an id list would take any string), so they are taken from msgspec's view of the Struct."""
+    classes = _struct_classes()
+    for key, schema in schemas.items():
+        cls = classes.get(key) or classes.get(key.rsplit("_", 1)[-1])
+        properties = schema.get("properties")
+        if cls is None or not isinstance(properties, dict):
+            continue
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        for field in info.fields:
+            kind = field.type
+            if isinstance(kind, msgspec.inspect.Metadata):
+                kind = kind.type
+            prop = properties.get(field.encode_name)
+            if not isinstance(kind, msgspec.inspect.ListType) or not isinstance(prop, dict):
+                continue
+            items = _string_item_schema(kind.item_type)
+            if items is not None and prop.get("items", {}).get("type") == "string":
+                prop["items"] = {**prop["items"], **items}
 
 
 def _close_request_bodies(schemas: dict[str, Any]) -> None:
@@ -254,6 +304,7 @@ def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     _unnull_parameters(paths)
     components = _component_closure(paths, full.get("components", {}))
     _close_request_bodies(components.get("schemas", {}))
+    _constrain_array_items(components.get("schemas", {}))
     if surface.examples is not None:
         _add_examples(components.get("schemas", {}), surface.examples())
     scopes = sorted(_scopes_used(paths))

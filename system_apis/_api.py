@@ -35,6 +35,7 @@ __all__ = [
     "Cursor",
     "Erp",
     "IfMatch",
+    "IfMatchRequired",
     "Limit",
     "Qms",
     "actor",
@@ -66,16 +67,32 @@ Limit = Annotated[
         le=MAX_PAGE_SIZE,
     ),
 ]
+_IF_MATCH_DESCRIPTION: Final = (
+    'The record\'s current `ETag` (`"<version>"`, from the last read or write): the change '
+    "applies only if nobody changed the record since (412 otherwise)."
+)
+_IF_MATCH_PATTERN: Final = r'^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$'
+# Where If-Match is optional, empty is allowed too (RFC 9110's #list may be empty) and means
+# the same as no If-Match.
+_IF_MATCH_OPTIONAL_PATTERN: Final = _IF_MATCH_PATTERN[:-1] + "?$"
+
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
-        description=(
-            'The record\'s current `ETag` (`"<version>"`, from the last read or write): the '
-            "change applies only if nobody changed the record since (412 otherwise)."
-        ),
-        max_length=200,
-        pattern=r'^(\*|(W/)?"[\x21\x23-\x7e]*"(\s*,\s*(W/)?"[\x21\x23-\x7e]*")*)$',
+        description=_IF_MATCH_DESCRIPTION,
+        pattern=_IF_MATCH_OPTIONAL_PATTERN,
+    ),
+]
+IfMatchRequired = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description=_IF_MATCH_DESCRIPTION + " Required: without it the answer is 428.",
+        pattern=_IF_MATCH_PATTERN,
+        # Documented as required; the handler still sees None when it is missing, and answers
+        # 428 (RFC 6585) rather than a generic validation error.
+        required=True,
     ),
 ]
 
@@ -120,6 +137,8 @@ def expected_version(if_match: str | None, *, required: bool) -> int | None:
 
     Only strong tags compare (RFC 9110 §13.1.1): a weak or foreign tag never matches.
     """
+    if if_match is not None and not if_match.strip():
+        if_match = None
     if if_match is None:
         if required:
             raise PreconditionRequired(

@@ -69,6 +69,7 @@ from shared.errors._tree import (
     UnprocessableContent,
     ValidationFailed,
 )
+from shared.errors._validation import check_json_body, json_body_type
 
 __all__ = [
     "PROBLEM_JSON",
@@ -101,7 +102,9 @@ __all__ = [
     "Unauthenticated",
     "UnprocessableContent",
     "ValidationFailed",
+    "check_json_body",
     "exception_handlers",
+    "json_body_type",
     "problem_response",
     "render_error",
 ]

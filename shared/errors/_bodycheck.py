@@ -100,9 +100,10 @@ class _BodyChecker:
     :data:`_MAX_FIELD_ERRORS` and :data:`_MAX_DEPTH`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         self.errors: list[FieldError] = []
         self.truncated = False
+        self.strict = strict
 
     def add(self, location: str, message: str) -> None:
         if len(self.errors) >= _MAX_FIELD_ERRORS:
@@ -113,7 +114,7 @@ class _BodyChecker:
     def leaf(self, value: Any, type_: Any, location: str) -> None:
         """Let msgspec judge ``value`` as a whole: its first error, at the path it names."""
         try:
-            msgspec.convert(value, type_, strict=False, str_keys=True)
+            msgspec.convert(value, type_, strict=self.strict, str_keys=True)
         except msgspec.ValidationError as exc:
             message, path = _msgspec_message(exc)
             self.add(location + path, message)

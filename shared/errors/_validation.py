@@ -27,7 +27,7 @@ from shared.errors._bodycheck import (
     _unwrap,
 )
 from shared.errors._render import problem_response
-from shared.errors._tree import PROBLEM_JSON, FieldError, ValidationFailed
+from shared.errors._tree import PROBLEM_JSON, FieldError, MalformedBody, ValidationFailed
 
 _log = logging.getLogger("qgate.errors")
 
@@ -37,6 +37,11 @@ def _json_body_type(request: Request[Any, Any, Any]) -> Any | None:
     handler = request.scope.get("route_handler")
     if not isinstance(handler, HTTPRouteHandler):
         return None
+    return json_body_type(handler)
+
+
+def json_body_type(handler: HTTPRouteHandler) -> Any | None:
+    """The type of ``handler``'s JSON ``data`` parameter, or ``None`` (no body, DTO, form...)."""
     field = handler.parsed_fn_signature.parameters.get("data")
     if field is None:
         return None
@@ -51,6 +56,37 @@ def _json_body_type(request: Request[Any, Any, Any]) -> Any | None:
     if get_origin(field.annotation) is DTOData or field.annotation is DTOData:
         return None
     return field.raw
+
+
+def check_json_body(body: bytes, body_type: Any) -> None:
+    """Validate a JSON body strictly (no ``"5"`` for a number, no ``0`` for a date-time).
+
+    Litestar converts bodies leniently, as it must for query strings; a JSON body has real
+    types, so a wrong one is a 422 listing every error. Bodies that are empty or not JSON are
+    left to Litestar's own answers.
+    """
+    if not body.strip():
+        return
+    try:
+        msgspec.json.decode(body, type=body_type, strict=True)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: caught first
+        first = exc
+    except msgspec.DecodeError:
+        return
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("The request body is not valid UTF-8.") from exc
+    else:
+        return
+    try:
+        value = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return
+    checker = _BodyChecker(strict=True)
+    checker.walk(value, body_type, "body")
+    errors = checker.errors or [FieldError(location="body", message=str(first))]
+    raise ValidationFailed(
+        "The request does not match the operation's contract; see errors.", errors=errors
+    )
 
 
 async def _body_errors(

@@ -28,6 +28,8 @@ from shared.errors import (
     RateLimited,
     Unauthenticated,
     ValidationFailed,
+    check_json_body,
+    json_body_type,
     render_error,
 )
 from shared.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
@@ -120,10 +122,19 @@ class PlatformMiddleware(ASGIMiddleware):
             scope["user"] = principal
             scope["auth"] = principal.scopes
         _reject_repeated_query(scope)
+        body_type = json_body_type(handler)
+        body: bytes | None = None
+        if body_type is not None or opt.get("idempotent"):
+            body = await self._read_body(receive)
+            if body_type is not None:
+                check_json_body(body, body_type)
         if opt.get("idempotent"):
             if principal is None:  # pragma: no cover - idempotent operations are always secured
                 raise Forbidden("idempotent operations require an authenticated client")
-            await self._idempotent(scope, receive, send, next_app, principal)
+            assert body is not None
+            await self._idempotent(scope, body, receive, send, next_app, principal)
+        elif body is not None:
+            await next_app(scope, _replaying(body, receive), send)
         else:
             await next_app(scope, receive, send)
 
@@ -189,13 +200,13 @@ class PlatformMiddleware(ASGIMiddleware):
     async def _idempotent(
         self,
         scope: Scope,
+        body: bytes,
         receive: Receive,
         send: Send,
         next_app: ASGIApp,
         principal: Principal,
     ) -> None:
         key = _idempotency_key(scope)
-        body = await self._read_body(receive)
         store = self._store()
         store_key = f"{principal.client_id}:{key}"
         try:
@@ -237,14 +248,7 @@ class PlatformMiddleware(ASGIMiddleware):
         token: str,
     ) -> None:
         store = self._store()
-        consumed = False
-
-        async def replay_receive() -> ReceiveMessage:
-            nonlocal consumed
-            if not consumed:
-                consumed = True
-                return HTTPRequestEvent(type="http.request", body=body, more_body=False)
-            return await receive()
+        replay_receive = _replaying(body, receive)
 
         status = 500
         headers: list[tuple[str, str]] = []
@@ -293,3 +297,17 @@ def _reject_repeated_query(scope: Scope) -> None:
                 for name in repeated
             ],
         )
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body the pipeline already read, then the rest."""
+    consumed = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal consumed
+        if not consumed:
+            consumed = True
+            return HTTPRequestEvent(type="http.request", body=body, more_body=False)
+        return await receive()
+
+    return replay

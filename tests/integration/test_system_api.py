@@ -443,3 +443,33 @@ async def test_nonconformance_and_capa_lifecycle(api: Api) -> None:
     assert advanced.json()["stage"] == "D1"
     repeated = await api.send("POST", capa_path, {"stage": "D0", "summary": "Team formed"})
     assert_problem(repeated, 409, "backend-rejected")
+
+
+async def test_json_bodies_are_validated_strictly(api: Api) -> None:
+    # Litestar converts leniently (as query strings need); a JSON body must carry real types.
+    event = {"supplierId": "SUP-0001", "kind": "INSPECTION_FAILED", "occurredAt": 0}
+    body = assert_problem(
+        await api.send("POST", f"{QMS}/supplier-quality-events", event), 422, "validation-failed"
+    )
+    assert [e["location"] for e in body["errors"]] == ["body.occurredAt"]
+    lot = await lot_in(api, "RELEASED")
+    issue = {"quantity": "1", "category": 7}
+    body = assert_problem(
+        await api.send("POST", f"{ERP}/lots/{lot['lotId']}/goods-issues", issue),
+        422,
+        "validation-failed",
+    )
+    assert sorted(e["location"] for e in body["errors"]) == ["body.category", "body.quantity"]
+    assert (await api.ok(f"{ERP}/lots/{lot['lotId']}"))["version"] == lot["version"]
+
+
+async def test_a_repeated_query_parameter_is_refused(api: Api) -> None:
+    response = await api.http.get(f"{ERP}/lots?plantId=1000&plantId=2000", headers=api.headers())
+    body = assert_problem(response, 422, "validation-failed")
+    assert body["errors"][0]["location"] == "query.plantId"
+
+
+async def test_enumeration_filters_take_only_their_values(api: Api) -> None:
+    for value in ("null", "released", ""):
+        response = await api.get(f"{ERP}/lots", disposition=value)
+        assert_problem(response, 422, "validation-failed")

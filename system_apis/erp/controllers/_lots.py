@@ -26,6 +26,7 @@ from system_apis._api import (
     Cursor,
     Erp,
     IfMatch,
+    IfMatchRequired,
     Limit,
     actor,
     etag,
@@ -207,7 +208,7 @@ async def change_lot_disposition(
     lot_id: LotId,
     data: JSONBody[LotDispositionChange],
     idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    if_match: IfMatchRequired = None,
 ) -> Response[Lot]:
     require(erp, ErpCapability.LOT_DISPOSITION)
     version = expected_version(if_match, required=True)
