@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.contracts import Surface
+from shared.diagnostics import diagnostic_examples
 
 __all__ = ["PARTNER", "PLANT", "SURFACES"]
 
@@ -16,6 +17,7 @@ PARTNER = Surface(
     ),
     contract="experience_apis/partner.v1.yaml",
     tags={"Diagnostics": "Verify the caller and the chain of layers."},
+    examples=diagnostic_examples,
 )
 
 PLANT = Surface(
@@ -28,6 +30,7 @@ PLANT = Surface(
     ),
     contract="experience_apis/plant.v1.yaml",
     tags={"Diagnostics": "Verify the caller and the chain of layers."},
+    examples=diagnostic_examples,
 )
 
 SURFACES = (PARTNER, PLANT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.contracts import Surface
+from shared.diagnostics import diagnostic_examples
 
 __all__ = ["QUALITY", "SURFACES"]
 
@@ -19,6 +20,7 @@ QUALITY = Surface(
     ),
     contract="process_apis/quality.v1.yaml",
     tags={"Diagnostics": "Verify the caller and the chain of layers."},
+    examples=diagnostic_examples,
 )
 
 SURFACES = (QUALITY,)

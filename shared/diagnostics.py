@@ -38,6 +38,7 @@ __all__ = [
     "chain_for",
     "decode_downstream",
     "derive_key",
+    "diagnostic_examples",
     "diagnostic_handlers",
     "new_check",
     "own_hop",
@@ -283,3 +284,39 @@ def diagnostic_handlers(
         )
 
     return [who_am_i, create_connectivity_check]
+
+
+def diagnostic_examples() -> dict[str, Any]:
+    """Examples of the diagnostics' wire Structs, for every surface's contract."""
+    caller = CallerView(
+        client_id="plant-app",
+        subject="plant-app",
+        scopes=["plant.read", "plant.write"],
+        plants=["1000"],
+    )
+    below = CallerView(
+        client_id="experience-service",
+        subject="experience-service",
+        scopes=["qgate.delegate", "quality.read", "quality.write"],
+        on_behalf_of=[CallerRef(client_id="plant-app", subject="plant-app", plants=["1000"])],
+    )
+    correlation_id = "5f0c6c1e-8f2a-4b7e-9a57-3f6d2b1c0a9e"
+    hops = [
+        Hop(layer="experience", surface="plant", caller=caller, correlation_id=correlation_id),
+        Hop(layer="process", surface="quality", caller=below, correlation_id=correlation_id),
+    ]
+    check = ConnectivityCheck(
+        check_id="0b6f7a52-3c1e-4a8e-9d3b-2f4c5e6a7b8c",
+        note="first light",
+        created_at=datetime(2026, 11, 20, 8, 30, tzinfo=UTC),
+        hops=[
+            msgspec.structs.replace(hop, reference="0b6f7a52-3c1e-4a8e-9d3b-2f4c5e6a7b8c")
+            for hop in hops
+        ],
+    )
+    structs: dict[str, msgspec.Struct] = {
+        "WhoAmI": WhoAmI(caller=caller, hops=hops),
+        "ConnectivityCheck": check,
+        "ConnectivityCheckRequest": ConnectivityCheckRequest(note="first light"),
+    }
+    return {name: msgspec.to_builtins(value) for name, value in structs.items()}

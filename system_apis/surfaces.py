@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Final
 
 from shared.contracts import Link, Surface
+from shared.diagnostics import diagnostic_examples
 
 __all__ = ["ERP", "QMS", "SURFACES"]
 
@@ -55,7 +56,7 @@ ERP = Surface(
         "Goods receipts": "Receipts against purchase-order lines, into lots.",
         "Lots": "Lots (batches): disposition, stock by category, issue and status changes.",
     },
-    examples=lambda: _examples().erp_examples(),
+    examples=lambda: {**diagnostic_examples(), **_examples().erp_examples()},
     links={
         "getSupplier": {
             "SetPurchasingBlock": _to(
@@ -110,7 +111,7 @@ QMS = Surface(
         "CAPA": "Corrective and preventive actions through the 8D stages.",
         "Supplier quality": "Supplier quality events and status.",
     },
-    examples=lambda: _examples().qms_examples(),
+    examples=lambda: {**diagnostic_examples(), **_examples().qms_examples()},
     links={
         "createInspection": {
             "GetInspection": _to("getInspection", **_INSPECTION),

@@ -58,28 +58,38 @@ def json_body_type(handler: HTTPRouteHandler) -> Any | None:
     return field.raw
 
 
+def _integral_floats_as_ints(value: Any) -> Any:
+    """JSON Schema counts ``3.0`` as an integer; msgspec's strict mode does not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
+
+
 def check_json_body(body: bytes, body_type: Any) -> None:
     """Validate a JSON body strictly (no ``"5"`` for a number, no ``0`` for a date-time).
 
     Litestar converts bodies leniently, as it must for query strings; a JSON body has real
-    types, so a wrong one is a 422 listing every error. Bodies that are empty or not JSON are
-    left to Litestar's own answers.
+    types, so a wrong one is a 422 listing every error. A number with no fraction counts as an
+    integer, as in JSON Schema. Bodies that are empty or not JSON are left to Litestar's own
+    answers; a body that is not UTF-8 is a 400.
     """
     if not body.strip():
         return
     try:
-        msgspec.json.decode(body, type=body_type, strict=True)
-    except msgspec.ValidationError as exc:  # a subclass of DecodeError: caught first
-        first = exc
+        value = _integral_floats_as_ints(msgspec.json.decode(body))
     except msgspec.DecodeError:
         return
     except UnicodeDecodeError as exc:
         raise MalformedBody("The request body is not valid UTF-8.") from exc
-    else:
-        return
     try:
-        value = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+        msgspec.convert(value, body_type, strict=True, str_keys=True)
+    except msgspec.ValidationError as exc:
+        first = exc
+    else:
         return
     checker = _BodyChecker(strict=True)
     checker.walk(value, body_type, "body")

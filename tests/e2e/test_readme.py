@@ -99,3 +99,35 @@ def test_newcomer_calls_each_layer_with_one_correlation_id(qgate: Cluster) -> No
         if entry.get("correlationId") == correlation_id
     }
     assert {"experience", "process", "system"} <= layers
+
+
+def test_newcomer_releases_a_quarantined_lot_with_its_etag(qgate: Cluster) -> None:
+    """The README's system API walk-through against the demo data of `qgate serve`."""
+    url = qgate.url("qgate")
+    ops = _qgate("token", "--client", "operations", "--url", url).strip()
+    auth = {"Authorization": f"Bearer {ops}"}
+    lot_path = "/system/erp/v1/lots/LOT-1000-0022"
+    with httpx.Client(base_url=url, timeout=10, headers=auth) as http:
+        listed = http.get(
+            "/system/erp/v1/lots", params={"plantId": "1000", "disposition": "QUARANTINE"}
+        )
+        assert listed.status_code == 200, listed.text
+        assert "LOT-1000-0022" in {lot["lotId"] for lot in listed.json()["items"]}
+        read = http.get(lot_path)
+        assert read.status_code == 200, read.text
+        assert read.headers["etag"] == '"1"'
+        body = {"disposition": "RELEASED", "reason": "All characteristics within limits"}
+        change = f"{lot_path}/disposition-changes"
+        missing = http.post(change, json=body, headers={"Idempotency-Key": "readme-0"})
+        assert missing.status_code == 428, missing.text
+        released = http.post(
+            change, json=body, headers={"Idempotency-Key": "readme-1", "If-Match": '"1"'}
+        )
+        assert released.status_code == 200, released.text
+        assert released.json()["disposition"] == "RELEASED"
+        stale = http.post(
+            change,
+            json={"disposition": "BLOCKED", "reason": "Too late"},
+            headers={"Idempotency-Key": "readme-2", "If-Match": '"1"'},
+        )
+        assert stale.status_code == 412, stale.text
