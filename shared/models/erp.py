@@ -18,6 +18,7 @@ from shared.models._types import (
     Quantity,
     Reason,
     ReceiptId,
+    Reference,
     ShortText,
     StockCategory,
     SupplierId,
@@ -126,6 +127,8 @@ class GoodsReceipt(Record, frozen=True, kw_only=True):
     lot_id: LotId
     lot_number: LotNumber
     supplier_lot_number: SupplierLotNumber | None = None
+    delivery_note: Reference | None = None
+    """The supplier's delivery note: with the PO line, the receipt's natural key."""
     quantity: Quantity
     stock_category: StockCategory
     """Where the received quantity was posted (QUALITY_INSPECTION when inspection is required)."""

@@ -23,7 +23,7 @@ from shared.models import (
     StockCategory,
 )
 from shared.models.commands import GoodsReceiptCreate
-from system_apis.connectors.base import LotFilter, PageRequest
+from system_apis.connectors.base import GoodsReceiptFilter, LotFilter, PageRequest
 from system_apis.connectors.reference import (
     ALLOWED_CATEGORIES,
     BASE_TIME,
@@ -251,3 +251,22 @@ async def test_new_ids_continue_after_the_demo_ids() -> None:
     plant_lots = [lot for lot in ERP.lots if lot.plant_id == order.plant_id]
     assert receipt.lot_id == f"LOT-{order.plant_id}-{len(plant_lots) + 1:04d}"
     assert receipt.lot_number not in {lot.lot_number for lot in ERP.lots}
+
+
+async def test_a_seeded_receipt_is_found_by_its_delivery_note() -> None:
+    erp_connector = ReferenceErpConnector()
+    receipts = await erp_connector.list_goods_receipts(GoodsReceiptFilter(), PageRequest(limit=200))
+    known = next(r for r in receipts.items if r.delivery_note is not None)
+    assert known.delivery_note is not None
+    order = await erp_connector.get_purchase_order(known.po_id)
+    again = await erp_connector.post_goods_receipt(
+        GoodsReceiptCreate(
+            po_id=known.po_id,
+            line_no=known.line_no,
+            quantity=1,
+            delivery_note=known.delivery_note,
+        ),
+        actor="demo-test",
+    )
+    assert again == known
+    assert (await erp_connector.get_purchase_order(known.po_id)).version == order.version

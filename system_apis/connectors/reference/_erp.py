@@ -133,6 +133,7 @@ class ReferenceErpConnector(ErpTables):
                 lot_id=lot.lot_id,
                 lot_number=lot.lot_number,
                 supplier_lot_number=receipt.supplier_lot_number,
+                delivery_note=receipt.delivery_note,
                 quantity=quantity,
                 stock_category=(
                     StockCategory.QUALITY_INSPECTION

@@ -63,8 +63,12 @@ class ErpTables:
         self._orders = {o.po_id: o for o in data.purchase_orders}
         self._receipts = {r.receipt_id: r for r in data.goods_receipts}
         self._lots = {lot.lot_id: lot for lot in data.lots}
-        # The natural key of receipts posted here (GoodsReceipt does not carry the note).
-        self._delivery_notes: dict[tuple[str, int, str | None], str] = {}
+        # The receipts' natural key: PO line and delivery note.
+        self._delivery_notes: dict[tuple[str, int, str | None], str] = {
+            (r.po_id, r.line_no, r.delivery_note): r.receipt_id
+            for r in data.goods_receipts
+            if r.delivery_note is not None
+        }
         self._ids = IdSequence([*self._receipts, *self._lots])
         for lot in data.lots:
             self._ids.seen(lot.lot_number)

@@ -225,6 +225,7 @@ def _receipt(scenario: Scenario, lot: Lot, receipt_id: str) -> GoodsReceipt:
         lot_id=lot.lot_id,
         lot_number=lot.lot_number,
         supplier_lot_number=lot.supplier_lot_number,
+        delivery_note=f"DN-{receipt_id}",
         quantity=qty(scenario.quantity),
         stock_category=StockCategory.QUALITY_INSPECTION if inspected else StockCategory.AVAILABLE,
         received_at=_received_at(scenario),

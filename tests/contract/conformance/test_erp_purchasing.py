@@ -69,6 +69,7 @@ async def test_a_repeated_delivery_note_is_not_posted_twice(erp_connector: ErpCo
         po_id=order.po_id, line_no=line.line_no, quantity=5, delivery_note="DN-CONF-1"
     )
     first = await erp_connector.post_goods_receipt(request, actor=ACTOR)
+    assert first.delivery_note == "DN-CONF-1"
     again = await erp_connector.post_goods_receipt(request, actor=ACTOR)
     assert again == first
     after = await erp_connector.get_purchase_order(order.po_id)
