@@ -1,10 +1,15 @@
-"""The committed contracts: equal to the code, and every operation declared the way qgate needs.
+"""The committed contracts: equal to the code, and declared the way qgate needs.
+
+The governance policy (operationId and tags, one security requirement, problem+json errors,
+429 documented, Idempotency-Key on unsafe operations, closed request bodies, examples) is
+linted by ``shared.governance`` on every committed contract
+(``tests/unit/governance/test_committed_contracts.py``). This module adds what is specific to
+qgate's own platform:
 
 - ``openapi/**`` is what ``qgate contracts export`` writes from the code today (no drift);
-- every operation has an ``operationId``, tags, exactly one security requirement with declared
-  scopes, problem+json for every error it lists, a 429 with ``Retry-After`` and ``RateLimit``,
-  the correlation headers on every response, a required ``Idempotency-Key`` header when unsafe,
-  and closed (``additionalProperties: false``) request body objects;
+- the one security requirement names scopes qgate defines, and errors use its Problem schema;
+- a 429 documents an integer ``Retry-After``; every response documents the correlation
+  headers; an unsafe operation documents the key's limits, 409, 422 and ``Idempotent-Replayed``;
 - in the live apps, every handler in the schema declares its one security requirement itself:
   OpenAPI security requirements add up across app, router and handler and mean OR, so one
   declared higher up would let a token without the handler's scopes through.
@@ -86,17 +91,6 @@ def contract(request: pytest.FixtureRequest) -> dict[str, Any]:
     return document
 
 
-def test_operations_are_named_and_tagged(contract: dict[str, Any]) -> None:
-    ids = []
-    declared_tags = {tag["name"] for tag in contract.get("tags", [])}
-    for path, method, operation in _operations(contract):
-        assert operation.get("operationId"), f"{method.upper()} {path} has no operationId"
-        ids.append(operation["operationId"])
-        assert operation.get("tags"), f"{method.upper()} {path} has no tags"
-        assert set(operation["tags"]) <= declared_tags, f"{method.upper()} {path}: undeclared tag"
-    assert len(ids) == len(set(ids)), "operationIds must be unique"
-
-
 def test_one_security_requirement_with_declared_scopes(contract: dict[str, Any]) -> None:
     schemes = contract["components"]["securitySchemes"]
     assert "security" not in contract, "document-level security adds to every operation's"
@@ -170,49 +164,6 @@ def test_unsafe_operations_require_an_idempotency_key(contract: dict[str, Any]) 
             and "Idempotent-Replayed" in _resolve(contract, response).get("headers", {})
         ]
         assert replayed, f"{where} does not document Idempotent-Replayed"
-
-
-def _object_schemas(
-    document: dict[str, Any], node: Any, seen: set[str] | None = None
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every object schema reachable from ``node``, named by where it was found."""
-    seen = set() if seen is None else seen
-    if isinstance(node, list):
-        for item in node:
-            yield from _object_schemas(document, item, seen)
-        return
-    if not isinstance(node, dict):
-        return
-    if "$ref" in node:
-        if node["$ref"] in seen:
-            return
-        seen.add(node["$ref"])
-        yield from _object_schemas(document, _resolve(document, node), seen)
-        return
-    if node.get("type") == "object" or "properties" in node:
-        yield node.get("title", "(inline object)"), node
-    for key, value in node.items():
-        if key in ("properties", "patternProperties", "$defs"):
-            for child in value.values():
-                yield from _object_schemas(document, child, seen)
-        elif key in ("items", "oneOf", "anyOf", "allOf", "additionalProperties", "not"):
-            yield from _object_schemas(document, value, seen)
-
-
-def test_request_bodies_are_closed_objects(contract: dict[str, Any]) -> None:
-    bodies = 0
-    for path, method, operation in _operations(contract):
-        if "requestBody" not in operation:
-            continue
-        body = _resolve(contract, operation["requestBody"])
-        for media_type, content in body["content"].items():
-            for name, schema in _object_schemas(contract, content["schema"]):
-                bodies += 1
-                assert schema.get("additionalProperties") is False, (
-                    f"{method.upper()} {path} {media_type}: {name} accepts unknown properties"
-                )
-    # Every surface has at least its connectivity check's body.
-    assert bodies
 
 
 _PATH_PARAMETER_TYPE: Final = re.compile(r"\{(\w+):[^}]+\}")
