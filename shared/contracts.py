@@ -22,7 +22,7 @@ import yaml
 from litestar import Litestar
 
 from shared.auth import SCOPES
-from shared.models import QgateStruct, request_struct_names
+from shared.models import request_struct_names, struct_classes
 
 __all__ = [
     "CONTRACTS_DIR",
@@ -97,26 +97,21 @@ def _component_closure(paths: Mapping[str, Any], components: Mapping[str, Any]) 
     return kept
 
 
-def _scopes_used(paths: Mapping[str, Any]) -> set[str]:
-    used: set[str] = set()
+def _operations(paths: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every operation object of ``paths`` (skipping path-level keys such as parameters)."""
     for item in paths.values():
         for operation in item.values():
-            if isinstance(operation, Mapping):
-                for requirement in operation.get("security", []):
-                    for values in requirement.values():
-                        used.update(values)
+            if isinstance(operation, dict) and "responses" in operation:
+                yield operation
+
+
+def _scopes_used(paths: Mapping[str, Any]) -> set[str]:
+    used: set[str] = set()
+    for operation in _operations(paths):
+        for requirement in operation.get("security", []):
+            for values in requirement.values():
+                used.update(values)
     return used
-
-
-def _struct_classes() -> dict[str, type[msgspec.Struct]]:
-    found: dict[str, type[msgspec.Struct]] = {}
-    pending: list[type[msgspec.Struct]] = [QgateStruct]
-    while pending:
-        cls = pending.pop()
-        for sub in cls.__subclasses__():
-            found.setdefault(sub.__name__, sub)
-            pending.append(sub)
-    return found
 
 
 def _string_item_schema(item: Any) -> dict[str, Any] | None:
@@ -137,7 +132,7 @@ def _string_item_schema(item: Any) -> dict[str, Any] | None:
 def _constrain_array_items(schemas: dict[str, Any]) -> None:
     """Constraints of list items: Litestar drops ``Meta`` on ``list[Annotated[str, Meta]]``
     (an id list would take any string), so they are taken from msgspec's view of the Struct."""
-    classes = _struct_classes()
+    classes = struct_classes()
     for key, schema in schemas.items():
         cls = classes.get(key) or classes.get(key.rsplit("_", 1)[-1])
         properties = schema.get("properties")
@@ -185,58 +180,54 @@ _RATE: Final = {
 
 def _document_headers(paths: Mapping[str, Any]) -> None:
     """Response headers the platform adds, documented on every operation's responses."""
-    for item in paths.values():
-        for operation in item.values():
-            if not isinstance(operation, dict):
-                continue
-            secured = any(operation.get("security", []))
-            idempotent = any(
-                p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])
-            )
-            for status, response in operation.get("responses", {}).items():
-                headers = {**response.get("headers", {}), **_ALWAYS}
-                if secured:
-                    headers.update(_RATE)
-                if status == "429":
-                    headers["Retry-After"] = _header(
-                        "Seconds until the quota frees up.", required=True, type_="integer"
-                    )
-                if status == "401":
-                    headers["WWW-Authenticate"] = _header(
-                        'RFC 6750 challenge: `Bearer realm="qgate"`, with `error="invalid_token"` '
-                        "when a token was sent.",
-                        required=True,
-                    )
-                if status == "403":
-                    # Not on every 403: refusing an on-behalf-of header is no token problem.
-                    headers["WWW-Authenticate"] = _header(
-                        'RFC 6750 challenge with `error="insufficient_scope"` and the missing '
-                        "`scope`, when the token lacks a scope."
-                    )
-                if idempotent and status.startswith("2"):
-                    headers["Idempotent-Replayed"] = _header(
-                        "`true` when this is the stored response of an earlier request."
-                    )
-                for header in headers.values():
-                    # Litestar's ResponseHeader carries no schema; every qgate header is text.
-                    header.setdefault("schema", {"type": "string"})
-                response["headers"] = headers
+    for operation in _operations(paths):
+        secured = any(operation.get("security", []))
+        idempotent = any(
+            p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])
+        )
+        for status, response in operation.get("responses", {}).items():
+            headers = {**response.get("headers", {}), **_ALWAYS}
+            if secured:
+                headers.update(_RATE)
+            if status == "429":
+                headers["Retry-After"] = _header(
+                    "Seconds until the quota frees up.", required=True, type_="integer"
+                )
+            if status == "401":
+                headers["WWW-Authenticate"] = _header(
+                    'RFC 6750 challenge: `Bearer realm="qgate"`, with `error="invalid_token"` '
+                    "when a token was sent.",
+                    required=True,
+                )
+            if status == "403":
+                # Not on every 403: refusing an on-behalf-of header is no token problem.
+                headers["WWW-Authenticate"] = _header(
+                    'RFC 6750 challenge with `error="insufficient_scope"` and the missing '
+                    "`scope`, when the token lacks a scope."
+                )
+            if idempotent and status.startswith("2"):
+                headers["Idempotent-Replayed"] = _header(
+                    "`true` when this is the stored response of an earlier request."
+                )
+            for header in headers.values():
+                # Litestar's ResponseHeader carries no schema; every qgate header is text.
+                header.setdefault("schema", {"type": "string"})
+            response["headers"] = headers
 
 
 def _document_deprecations(paths: Mapping[str, Any]) -> None:
     """The headers a deprecated operation answers with (see :mod:`shared.deprecation`)."""
-    for item in paths.values():
-        for operation in item.values():
-            if not isinstance(operation, dict) or "x-sunset" not in operation:
-                continue
-            added = {
-                "Deprecation": _header("RFC 9745: `@<unix seconds>` of the deprecation date."),
-                "Sunset": _header(f"RFC 8594: from {operation['x-sunset']} on, it may be gone."),
-            }
-            if "x-successor" in operation:
-                added["Link"] = _header('The successor: `<...>; rel="successor-version"`.')
-            for response in operation.get("responses", {}).values():
-                response["headers"] = {**response.get("headers", {}), **added}
+    for operation in _operations(paths):
+        if "x-sunset" not in operation:
+            continue
+        added = {
+            "Deprecation": _header("RFC 9745: `@<unix seconds>` of the deprecation date."),
+            "Sunset": _header(f"RFC 8594: from {operation['x-sunset']} on, it may be gone."),
+        }
+        if "x-successor" in operation:
+            added["Link"] = _header('The successor: `<...>; rel="successor-version"`.')
+        for response in operation.get("responses", {}).values():
+            response["headers"] = {**response.get("headers", {}), **added}
 
 
 def _unnull_parameters(paths: Mapping[str, Any]) -> None:
@@ -245,19 +236,16 @@ def _unnull_parameters(paths: Mapping[str, Any]) -> None:
     Litestar renders ``str | None`` as ``oneOf: [string, null]``, but a path, query or header
     value cannot be null; clients and fuzzers would send the text ``null``.
     """
-    for item in paths.values():
-        for operation in item.values():
-            if not isinstance(operation, dict):
+    for operation in _operations(paths):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            variants = schema.get("oneOf")
+            if not isinstance(variants, list):
                 continue
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                variants = schema.get("oneOf")
-                if not isinstance(variants, list):
-                    continue
-                kept = [variant for variant in variants if variant != {"type": "null"}]
-                if len(kept) == 1 and len(kept) < len(variants):
-                    del schema["oneOf"]
-                    schema.update(kept[0])
+            kept = [variant for variant in variants if variant != {"type": "null"}]
+            if len(kept) == 1 and len(kept) < len(variants):
+                del schema["oneOf"]
+                schema.update(kept[0])
 
 
 def _add_examples(schemas: dict[str, Any], examples: Mapping[str, Any]) -> None:
@@ -270,20 +258,19 @@ def _add_examples(schemas: dict[str, Any], examples: Mapping[str, Any]) -> None:
 def _add_links(paths: Mapping[str, Any], links: Mapping[str, Mapping[str, Link]]) -> None:
     """Links from each source operation's success response (clients and stateful tests)."""
     found: set[str] = set()
-    for item in paths.values():
-        for operation in item.values():
-            if not isinstance(operation, dict) or operation.get("operationId") not in links:
-                continue
-            found.add(operation["operationId"])
-            success = min(code for code in operation["responses"] if code.startswith("2"))
-            operation["responses"][success]["links"] = {
-                name: {
-                    "operationId": link.operation_id,
-                    "parameters": dict(link.parameters),
-                    **({"description": link.description} if link.description else {}),
-                }
-                for name, link in sorted(links[operation["operationId"]].items())
+    for operation in _operations(paths):
+        if operation.get("operationId") not in links:
+            continue
+        found.add(operation["operationId"])
+        success = min(code for code in operation["responses"] if code.startswith("2"))
+        operation["responses"][success]["links"] = {
+            name: {
+                "operationId": link.operation_id,
+                "parameters": dict(link.parameters),
+                **({"description": link.description} if link.description else {}),
             }
+            for name, link in sorted(links[operation["operationId"]].items())
+        }
     missing = sorted(set(links) - found)
     if missing:
         raise ValueError(f"links declared from unknown operations: {', '.join(missing)}")
@@ -324,13 +311,7 @@ def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
         }
     }
     used_tags = sorted(
-        {
-            tag
-            for item in paths.values()
-            for operation in item.values()
-            if isinstance(operation, Mapping)
-            for tag in operation.get("tags", [])
-        }
+        {tag for operation in _operations(paths) for tag in operation.get("tags", [])}
     )
     return {
         "openapi": full.get("openapi", "3.1.0"),

@@ -22,9 +22,10 @@ from litestar.params import JSONBody
 
 from shared.auth import Caller, Principal
 from shared.correlation import current_correlation_id
-from shared.errors import DownstreamRejected, DownstreamUnavailable, Unauthenticated
+from shared.errors import DownstreamRejected, DownstreamUnavailable
 from shared.http import LayerClient
 from shared.models import QgateStruct, RequestStruct
+from shared.platform import verified_principal
 from shared.routes import DOWNSTREAM, IDEMPOTENT, READ, WRITE, IdempotencyKey, problems, requires
 
 __all__ = [
@@ -197,13 +198,6 @@ class Downstream(msgspec.Struct, frozen=True, kw_only=True):
     check_paths: tuple[str, ...]
 
 
-def _principal(request: Request[Any, Any, Any]) -> Principal:
-    user = request.scope.get("user")
-    if not isinstance(user, Principal):  # pragma: no cover - the pipeline always sets it
-        raise Unauthenticated("no verified caller", token_present=False)
-    return user
-
-
 def diagnostic_handlers(
     *,
     layer: str,
@@ -235,7 +229,7 @@ def diagnostic_handlers(
         responses=read_errors,
     )
     async def who_am_i(request: Request[Any, Any, Any]) -> WhoAmI:
-        principal = _principal(request)
+        principal = verified_principal(request)
         hops = [own_hop(layer, surface, principal)]
         if downstream is not None:
             client: LayerClient = request.app.state[downstream.state_key]
@@ -264,7 +258,7 @@ def diagnostic_handlers(
         data: JSONBody[ConnectivityCheckRequest],
         idempotency_key: IdempotencyKey,
     ) -> ConnectivityCheck:
-        principal = _principal(request)
+        principal = verified_principal(request)
         below: list[Hop] = []
         if downstream is not None:
             client: LayerClient = request.app.state[downstream.state_key]

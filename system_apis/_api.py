@@ -17,9 +17,9 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 
-from shared.auth import Principal
-from shared.errors import PreconditionFailed, PreconditionRequired, Unauthenticated
+from shared.errors import PreconditionFailed, PreconditionRequired
 from shared.models import Record
+from shared.platform import verified_principal
 from system_apis.connectors.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -156,9 +156,7 @@ def expected_version(if_match: str | None, *, required: bool) -> int | None:
 
 def actor(request: Request[Any, Any, Any]) -> str:
     """Who a change is made for: the original caller when a layer acts on its behalf."""
-    principal = request.scope.get("user")
-    if not isinstance(principal, Principal):  # pragma: no cover - the pipeline always sets it
-        raise Unauthenticated("no verified caller", token_present=False)
+    principal = verified_principal(request)
     if principal.on_behalf_of:
         return principal.on_behalf_of[0].subject
     return principal.subject

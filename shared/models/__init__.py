@@ -33,7 +33,7 @@ from shared.models._types import (
     Timestamp,
     Version,
 )
-from shared.models.base import QgateStruct, RequestStruct, request_struct_names
+from shared.models.base import QgateStruct, RequestStruct, request_struct_names, struct_classes
 from shared.models.records import ExternalRef, Page, Record
 
 __all__ = [
@@ -68,4 +68,5 @@ __all__ = [
     "Timestamp",
     "Version",
     "request_struct_names",
+    "struct_classes",
 ]

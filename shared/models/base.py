@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["QgateStruct", "RequestStruct", "request_struct_names"]
+__all__ = ["QgateStruct", "RequestStruct", "request_struct_names", "struct_classes"]
 
 
 class QgateStruct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=False):
@@ -20,13 +20,18 @@ class RequestStruct(QgateStruct, frozen=True, kw_only=True, forbid_unknown_field
     """Base of inbound request bodies: an unknown field is a 422, not silently dropped."""
 
 
-def request_struct_names() -> set[str]:
-    """Names of every RequestStruct subclass defined so far (for the contract export)."""
-    found: set[str] = set()
-    pending: list[type[RequestStruct]] = [RequestStruct]
+def struct_classes(base: type[QgateStruct] = QgateStruct) -> dict[str, type[QgateStruct]]:
+    """Every subclass of ``base`` defined so far, by class name (for the contract export)."""
+    found: dict[str, type[QgateStruct]] = {}
+    pending: list[type[QgateStruct]] = [base]
     while pending:
         cls = pending.pop()
         for sub in cls.__subclasses__():
-            found.add(sub.__name__)
+            found.setdefault(sub.__name__, sub)
             pending.append(sub)
     return found
+
+
+def request_struct_names() -> set[str]:
+    """Names of every RequestStruct subclass defined so far (for the contract export)."""
+    return set(struct_classes(RequestStruct))

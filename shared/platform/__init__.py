@@ -26,7 +26,7 @@ Errors are rendered here as problem+json so they carry the rate-limit headers to
 
 from __future__ import annotations
 
-from shared.platform._auth import declared_scopes, enforce_declared_scopes
+from shared.platform._auth import declared_scopes, enforce_declared_scopes, verified_principal
 from shared.platform._idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 from shared.platform._middleware import Platform, PlatformMiddleware
 
@@ -37,4 +37,5 @@ __all__ = [
     "PlatformMiddleware",
     "declared_scopes",
     "enforce_declared_scopes",
+    "verified_principal",
 ]

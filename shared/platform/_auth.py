@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Scope
 
@@ -9,7 +12,7 @@ from shared.auth import Principal
 from shared.correlation import request_header
 from shared.errors import InsufficientScope, Unauthenticated
 
-__all__ = ["declared_scopes", "enforce_declared_scopes"]
+__all__ = ["declared_scopes", "enforce_declared_scopes", "verified_principal"]
 
 
 def declared_scopes(handler: HTTPRouteHandler) -> tuple[bool, frozenset[str]]:
@@ -39,3 +42,11 @@ def _bearer(scope: Scope) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <access token>'")
     return token.strip()
+
+
+def verified_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller the pipeline verified for this request (handlers of secured operations)."""
+    user = request.scope.get("user")
+    if not isinstance(user, Principal):  # pragma: no cover - the pipeline always sets it
+        raise Unauthenticated("no verified caller", token_present=False)
+    return user
