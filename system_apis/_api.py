@@ -1,28 +1,26 @@
-"""What every system API operation shares: connectors, pagination, ETags and the actor.
+"""What every system API operation shares: connectors, pages, ETags and the actor.
 
 - The connectors live in ``app.state`` (``erp``, ``qms``), put there by the composition root;
   handlers take them as the ``erp`` / ``qms`` dependencies.
-- Lists take ``cursor`` and ``limit`` (1..200, default 50) and answer one page.
 - Every record read or written is answered with ``ETag: "<version>"``. Updates take
-  ``If-Match`` with that ETag: stale answers 412; where it is required, missing answers 428.
+  ``If-Match`` with that ETag (:mod:`system_apis.params`): stale answers 412; where it is
+  required, missing answers 428.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from litestar import Request, Response
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter, QueryParameter
 
 from shared.errors import PreconditionFailed, PreconditionRequired
 from shared.models import Record
 from shared.platform import verified_principal
 from system_apis.connectors.base import (
     DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     ErpConnector,
     PageRequest,
     QmsConnector,
@@ -32,11 +30,7 @@ __all__ = [
     "CONNECTORS",
     "ETAG",
     "LOCATION",
-    "Cursor",
     "Erp",
-    "IfMatch",
-    "IfMatchRequired",
-    "Limit",
     "Qms",
     "actor",
     "etag",
@@ -47,54 +41,6 @@ __all__ = [
 
 _R = TypeVar("_R", bound=Record)
 _TAG: Final = re.compile(r'^"(\d{1,18})"$')
-
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        name="cursor",
-        description="Where the page starts: `nextCursor` of the previous page (opaque).",
-        min_length=1,
-        max_length=512,
-        pattern=r"^[A-Za-z0-9_=-]+$",
-    ),
-]
-Limit = Annotated[
-    int,
-    QueryParameter(
-        name="limit",
-        description=f"Page size, 1 to {MAX_PAGE_SIZE}.",
-        ge=1,
-        le=MAX_PAGE_SIZE,
-    ),
-]
-_IF_MATCH_DESCRIPTION: Final = (
-    'The record\'s current `ETag` (`"<version>"`, from the last read or write): the change '
-    "applies only if nobody changed the record since (412 otherwise)."
-)
-_IF_MATCH_PATTERN: Final = r'^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$'
-# Where If-Match is optional, empty is allowed too (RFC 9110's #list may be empty) and means
-# the same as no If-Match.
-_IF_MATCH_OPTIONAL_PATTERN: Final = _IF_MATCH_PATTERN[:-1] + "?$"
-
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        description=_IF_MATCH_DESCRIPTION,
-        pattern=_IF_MATCH_OPTIONAL_PATTERN,
-    ),
-]
-IfMatchRequired = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        description=_IF_MATCH_DESCRIPTION + " Required: without it the answer is 428.",
-        pattern=_IF_MATCH_PATTERN,
-        # Documented as required; the handler still sees None when it is missing, and answers
-        # 428 (RFC 6585) rather than a generic validation error.
-        required=True,
-    ),
-]
 
 ETAG: Final = ResponseHeader(
     name="ETag",

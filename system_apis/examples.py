@@ -7,6 +7,7 @@ against ``qgate serve`` gets a real answer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,10 +46,16 @@ from shared.models.commands import (
     TargetQuantityInput,
     UsageDecisionCreate,
 )
-from system_apis.connectors.reference import build_demo
+from system_apis.connectors.reference import ErpDataset, QmsDataset, build_demo
 from system_apis.erp.schemas import LotStock
 
 __all__ = ["erp_examples", "qms_examples"]
+
+
+@functools.cache
+def _demo() -> tuple[ErpDataset, QmsDataset]:
+    # Both contracts are cut from one build of the demo (read only).
+    return build_demo()
 
 
 def _page(record: msgspec.Struct) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def _examples(structs: Mapping[str, msgspec.Struct]) -> dict[str, Any]:
 
 def erp_examples() -> dict[str, Any]:
     """Component schema name -> example value, for the ERP contract."""
-    erp, _ = build_demo()
+    erp, _ = _demo()
     lot = next(lot for lot in erp.lots if lot.disposition is LotDisposition.QUARANTINE)
     released = next(lot for lot in erp.lots if lot.disposition is LotDisposition.RELEASED)
     supplier = next((s for s in erp.suppliers if s.purchasing_block), erp.suppliers[0])
@@ -118,7 +125,7 @@ def erp_examples() -> dict[str, Any]:
 
 def qms_examples() -> dict[str, Any]:
     """Component schema name -> example value, for the QMS contract."""
-    erp, qms = build_demo()
+    erp, qms = _demo()
     decided = next(i for i in qms.inspections if i.status is InspectionStatus.DECIDED)
     pending = next(i for i in qms.inspections if i.status is InspectionStatus.CREATED)
     spec = next(s for s in qms.specifications if s.spec_id == pending.spec_id)

@@ -1,16 +1,80 @@
-"""Typed path and query parameters of the system APIs (identifiers are path-safe)."""
+"""Typed path, query and header parameters of the system APIs.
+
+Identifiers are path-safe; lists take ``cursor`` and ``limit`` (1..200, default 50); updates
+take ``If-Match``.
+"""
 
 from __future__ import annotations
 
 import enum
 import re
-from typing import TypeVar
+from typing import Annotated, Final, TypeVar
 
-from litestar.params import ParameterKwarg, QueryParameter
+from litestar.params import HeaderParameter, ParameterKwarg, QueryParameter
 
 from shared.models import ID_PATTERN
+from system_apis.connectors.base import MAX_PAGE_SIZE
 
-__all__ = ["as_enum", "as_flag", "enum_query", "flag_query", "id_query", "path_id"]
+__all__ = [
+    "Cursor",
+    "IfMatch",
+    "IfMatchRequired",
+    "Limit",
+    "as_enum",
+    "as_flag",
+    "enum_query",
+    "flag_query",
+    "id_query",
+    "path_id",
+]
+
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        name="cursor",
+        description="Where the page starts: `nextCursor` of the previous page (opaque).",
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_=-]+$",
+    ),
+]
+Limit = Annotated[
+    int,
+    QueryParameter(
+        name="limit",
+        description=f"Page size, 1 to {MAX_PAGE_SIZE}.",
+        ge=1,
+        le=MAX_PAGE_SIZE,
+    ),
+]
+_IF_MATCH_DESCRIPTION: Final = (
+    'The record\'s current `ETag` (`"<version>"`, from the last read or write): the change '
+    "applies only if nobody changed the record since (412 otherwise)."
+)
+_IF_MATCH_PATTERN: Final = r'^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$'
+# Where If-Match is optional, empty is allowed too (RFC 9110's #list may be empty) and means
+# the same as no If-Match.
+_IF_MATCH_OPTIONAL_PATTERN: Final = _IF_MATCH_PATTERN[:-1] + "?$"
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description=_IF_MATCH_DESCRIPTION,
+        pattern=_IF_MATCH_OPTIONAL_PATTERN,
+    ),
+]
+IfMatchRequired = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description=_IF_MATCH_DESCRIPTION + " Required: without it the answer is 428.",
+        pattern=_IF_MATCH_PATTERN,
+        # Documented as required; the handler still sees None when it is missing, and answers
+        # 428 (RFC 6585) rather than a generic validation error.
+        required=True,
+    ),
+]
 
 
 def id_query(name: str, description: str) -> ParameterKwarg:

@@ -464,7 +464,6 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         got = value[section][sub] if sub else value[section]
         # prod needs more than one variable; erp and qms have one connector each so far.
         assert got != default or dotted in {"mode", "erp", "qms"}, dotted
-        assert got == raw or not isinstance(got, str) or dotted not in samples, dotted
 
 
 def test_the_erp_and_qms_connectors_are_chosen_by_name() -> None:

@@ -23,11 +23,7 @@ from shared.routes import (
 from system_apis._api import (
     ETAG,
     LOCATION,
-    Cursor,
     Erp,
-    IfMatch,
-    IfMatchRequired,
-    Limit,
     actor,
     etag,
     expected_version,
@@ -42,7 +38,16 @@ from system_apis.connectors.base import (
     require,
 )
 from system_apis.erp.schemas import LotStock
-from system_apis.params import as_enum, enum_query, id_query, path_id
+from system_apis.params import (
+    Cursor,
+    IfMatch,
+    IfMatchRequired,
+    Limit,
+    as_enum,
+    enum_query,
+    id_query,
+    path_id,
+)
 from system_apis.surfaces import ERP
 
 __all__ = ["handlers"]

@@ -28,8 +28,7 @@ from shared.routes import (
     problems,
     requires,
 )
-from system_apis._api import ETAG, Cursor, Erp, IfMatch, Limit, actor, expected_version, page
-from system_apis._api import record_response as _record
+from system_apis._api import ETAG, Erp, actor, expected_version, page, record_response
 from system_apis.connectors.base import (
     DEFAULT_PAGE_SIZE,
     ErpCapability,
@@ -38,7 +37,7 @@ from system_apis.connectors.base import (
     SupplierFilter,
     require,
 )
-from system_apis.params import as_flag, flag_query, id_query, path_id
+from system_apis.params import Cursor, IfMatch, Limit, as_flag, flag_query, id_query, path_id
 
 __all__ = ["handlers"]
 
@@ -79,7 +78,7 @@ async def list_plants(
 )
 async def get_plant(erp: Erp, plant_id: PlantId) -> Response[Plant]:
     require(erp, ErpCapability.PLANTS)
-    return _record(await erp.get_plant(plant_id))
+    return record_response(await erp.get_plant(plant_id))
 
 
 @get(
@@ -111,7 +110,7 @@ async def list_items(
 )
 async def get_item(erp: Erp, item_id: ItemId) -> Response[Item]:
     require(erp, ErpCapability.ITEMS)
-    return _record(await erp.get_item(item_id))
+    return record_response(await erp.get_item(item_id))
 
 
 @get(
@@ -147,7 +146,7 @@ async def list_suppliers(
 )
 async def get_supplier(erp: Erp, supplier_id: SupplierId) -> Response[Supplier]:
     require(erp, ErpCapability.SUPPLIERS)
-    return _record(await erp.get_supplier(supplier_id))
+    return record_response(await erp.get_supplier(supplier_id))
 
 
 @put(
@@ -180,7 +179,7 @@ async def set_supplier_purchasing_block(
         actor=actor(request),
         expected_version=expected_version(if_match, required=False),
     )
-    return _record(supplier)
+    return record_response(supplier)
 
 
 @get(
@@ -215,7 +214,7 @@ async def list_purchase_orders(
 )
 async def get_purchase_order(erp: Erp, po_id: PoId) -> Response[PurchaseOrder]:
     require(erp, ErpCapability.PURCHASE_ORDERS)
-    return _record(await erp.get_purchase_order(po_id))
+    return record_response(await erp.get_purchase_order(po_id))
 
 
 handlers: Final = [

@@ -23,9 +23,6 @@ from shared.routes import (
 from system_apis._api import (
     ETAG,
     LOCATION,
-    Cursor,
-    IfMatch,
-    Limit,
     Qms,
     actor,
     expected_version,
@@ -39,7 +36,7 @@ from system_apis.connectors.base import (
     SpecificationFilter,
     require,
 )
-from system_apis.params import as_enum, enum_query, id_query, path_id
+from system_apis.params import Cursor, IfMatch, Limit, as_enum, enum_query, id_query, path_id
 from system_apis.surfaces import QMS
 
 __all__ = ["handlers"]
