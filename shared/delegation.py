@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import msgspec
 
-from shared.auth import Caller
+from shared.auth import Caller, Principal
 from shared.errors import BadRequest
 
-__all__ = ["DELEGATE_SCOPE", "ON_BEHALF_OF_HEADER", "decode_chain", "encode_chain"]
+__all__ = [
+    "DELEGATE_SCOPE",
+    "ON_BEHALF_OF_HEADER",
+    "chain_for",
+    "decode_chain",
+    "derive_key",
+    "encode_chain",
+    "person_of",
+]
 
 ON_BEHALF_OF_HEADER: Final = "Qgate-On-Behalf-Of"
 DELEGATE_SCOPE: Final = "qgate.delegate"
@@ -43,3 +52,23 @@ def decode_chain(value: str) -> tuple[Caller, ...]:
     if not chain or len(chain) > _MAX_CHAIN:
         raise BadRequest(f"{ON_BEHALF_OF_HEADER} must name 1 to {_MAX_CHAIN} callers")
     return tuple(chain)
+
+
+def chain_for(principal: Principal) -> tuple[Caller, ...]:
+    """The on-behalf-of chain to send down: who we act for, then the client that called us."""
+    return (*principal.on_behalf_of, principal.as_caller())
+
+
+def person_of(principal: Principal) -> Caller:
+    """Who a request is really from: the original caller when a layer acts on its behalf."""
+    return principal.on_behalf_of[0] if principal.on_behalf_of else principal.as_caller()
+
+
+def derive_key(principal: Principal, incoming_key: str, target: str) -> str:
+    """The deterministic Idempotency-Key for a downstream call made for ``incoming_key``.
+
+    Same caller, same incoming key, same target: same downstream key, so a retried request
+    never performs the downstream operation twice.
+    """
+    material = f"{principal.client_id}\n{incoming_key}\n{target}".encode()
+    return "qgate-" + hashlib.sha256(material).hexdigest()[:48]

@@ -8,7 +8,6 @@ sees which client each layer saw, on whose behalf, under which correlation id.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from litestar.params import JSONBody
 
 from shared.auth import Caller, Principal
 from shared.correlation import current_correlation_id
+from shared.delegation import chain_for, derive_key
 from shared.errors import DownstreamRejected, DownstreamUnavailable
 from shared.http import LayerClient
 from shared.models import QgateStruct, RequestStruct
@@ -36,9 +36,7 @@ __all__ = [
     "Hop",
     "WhoAmI",
     "caller_view",
-    "chain_for",
     "decode_downstream",
-    "derive_key",
     "diagnostic_examples",
     "diagnostic_handlers",
     "new_check",
@@ -150,21 +148,6 @@ def new_check(
         created_at=datetime.now(UTC),
         hops=[own_hop(layer, surface, principal, check_id), *below],
     )
-
-
-def derive_key(principal: Principal, incoming_key: str, target: str) -> str:
-    """The deterministic Idempotency-Key for a downstream call made for ``incoming_key``.
-
-    Same caller, same incoming key, same target: same downstream key, so a retried request
-    never performs the downstream operation twice.
-    """
-    material = f"{principal.client_id}\n{incoming_key}\n{target}".encode()
-    return "qgate-" + hashlib.sha256(material).hexdigest()[:48]
-
-
-def chain_for(principal: Principal) -> tuple[Caller, ...]:
-    """The on-behalf-of chain to send down: who we act for, then the client that called us."""
-    return (*principal.on_behalf_of, principal.as_caller())
 
 
 def decode_downstream(response: httpx.Response, type_: type[_T], *, layer: str) -> _T:

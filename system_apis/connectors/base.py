@@ -21,7 +21,7 @@ Writes take the ``actor`` (the user or client the change is made for) for the re
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Final, Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
 import msgspec
 
@@ -79,6 +79,7 @@ from shared.models.qms import (
     SupplierQualityEventPage,
     SupplierQualityStatus,
 )
+from shared.params import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -101,9 +102,6 @@ __all__ = [
     "SupplierQualityEventFilter",
     "require",
 ]
-
-DEFAULT_PAGE_SIZE: Final = 50
-MAX_PAGE_SIZE: Final = 200
 
 
 class ErpCapability(enum.StrEnum):

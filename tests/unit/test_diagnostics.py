@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from shared.auth import Principal
-from shared.diagnostics import WhoAmI, decode_downstream, derive_key
+from shared.delegation import derive_key
+from shared.diagnostics import WhoAmI, decode_downstream
 from shared.errors import DownstreamRejected, DownstreamUnavailable
 
 

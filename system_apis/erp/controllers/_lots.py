@@ -10,6 +10,16 @@ from litestar.params import JSONBody
 from shared.models import LotDisposition
 from shared.models.commands import GoodsIssueCreate, GoodsReceiptCreate, LotDispositionChange
 from shared.models.erp import GoodsReceipt, GoodsReceiptPage, Lot, LotPage
+from shared.params import (
+    Cursor,
+    IfMatch,
+    IfMatchRequired,
+    Limit,
+    as_enum,
+    enum_query,
+    id_query,
+    path_id,
+)
 from shared.routes import (
     IDEMPOTENT,
     PAGED,
@@ -38,16 +48,6 @@ from system_apis.connectors.base import (
     require,
 )
 from system_apis.erp.schemas import LotStock
-from system_apis.params import (
-    Cursor,
-    IfMatch,
-    IfMatchRequired,
-    Limit,
-    as_enum,
-    enum_query,
-    id_query,
-    path_id,
-)
 from system_apis.surfaces import ERP
 
 __all__ = ["handlers"]

@@ -18,6 +18,7 @@ from shared.models.erp import (
     Supplier,
     SupplierPage,
 )
+from shared.params import Cursor, IfMatch, Limit, as_flag, flag_query, id_query, path_id
 from shared.routes import (
     IDEMPOTENT,
     PAGED,
@@ -37,7 +38,6 @@ from system_apis.connectors.base import (
     SupplierFilter,
     require,
 )
-from system_apis.params import Cursor, IfMatch, Limit, as_flag, flag_query, id_query, path_id
 
 __all__ = ["handlers"]
 

@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 from shared.models import InspectionOrigin, InspectionResult, InspectionStatus
 from shared.models.commands import InspectionCreate, ResultsRecord, UsageDecisionCreate
 from shared.models.qms import Inspection, InspectionPage, Specification, SpecificationPage
+from shared.params import Cursor, IfMatch, Limit, as_enum, enum_query, id_query, path_id
 from shared.routes import (
     IDEMPOTENT,
     PAGED,
@@ -36,7 +37,6 @@ from system_apis.connectors.base import (
     SpecificationFilter,
     require,
 )
-from system_apis.params import Cursor, IfMatch, Limit, as_enum, enum_query, id_query, path_id
 from system_apis.surfaces import QMS
 
 __all__ = ["handlers"]

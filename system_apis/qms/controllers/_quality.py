@@ -30,6 +30,7 @@ from shared.models.qms import (
     SupplierQualityEventPage,
     SupplierQualityStatus,
 )
+from shared.params import Cursor, IfMatch, Limit, as_enum, enum_query, id_query, path_id
 from shared.routes import (
     IDEMPOTENT,
     PAGED,
@@ -57,7 +58,6 @@ from system_apis.connectors.base import (
     SupplierQualityEventFilter,
     require,
 )
-from system_apis.params import Cursor, IfMatch, Limit, as_enum, enum_query, id_query, path_id
 from system_apis.surfaces import QMS
 
 __all__ = ["handlers"]

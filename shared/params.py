@@ -1,4 +1,4 @@
-"""Typed path, query and header parameters of the system APIs.
+"""Typed path, query and header parameters shared by every layer's routes.
 
 Identifiers are path-safe; lists take ``cursor`` and ``limit`` (1..200, default 50); updates
 take ``If-Match``.
@@ -13,9 +13,10 @@ from typing import Annotated, Final, TypeVar
 from litestar.params import HeaderParameter, ParameterKwarg, QueryParameter
 
 from shared.models import ID_PATTERN
-from system_apis.connectors.base import MAX_PAGE_SIZE
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
     "Cursor",
     "IfMatch",
     "IfMatchRequired",
@@ -27,6 +28,9 @@ __all__ = [
     "id_query",
     "path_id",
 ]
+
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 200
 
 Cursor = Annotated[
     str | None,
