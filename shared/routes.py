@@ -36,6 +36,8 @@ from shared.errors import (
     Problem,
     QgateError,
     RateLimited,
+    SelfApproval,
+    TransitionNotAllowed,
     Unauthenticated,
     ValidationFailed,
 )
@@ -46,6 +48,8 @@ __all__ = [
     "PAGED",
     "READ",
     "REJECTABLE",
+    "SELF_APPROVAL",
+    "STATEFUL",
     "WRITE",
     "IdempotencyKey",
     "StatusGroup",
@@ -60,6 +64,8 @@ class StatusGroup(tuple[int, ...]):
     unsafe: bool = False
     rejectable: bool = False
     paged: bool = False
+    stateful: bool = False
+    approval: bool = False
 
 
 class _UnsafeGroup(StatusGroup):
@@ -74,6 +80,14 @@ class _PagedGroup(StatusGroup):
     paged = True
 
 
+class _StatefulGroup(StatusGroup):
+    stateful = True
+
+
+class _ApprovalGroup(StatusGroup):
+    approval = True
+
+
 class _Problem(NamedTuple):
     """One kind of problem a status can carry, as documented in the contracts."""
 
@@ -84,6 +98,10 @@ class _Problem(NamedTuple):
     """Only on operations given the :data:`REJECTABLE` group (they change business state)."""
     paged_only: bool = False
     """Only on operations given the :data:`PAGED` group (lists with a cursor)."""
+    stateful_only: bool = False
+    """Only on operations given the :data:`STATEFUL` group (a state machine decides)."""
+    approval_only: bool = False
+    """Only on operations given the :data:`SELF_APPROVAL` group (four eyes)."""
 
 
 _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
@@ -101,6 +119,11 @@ _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
     403: (
         _Problem(InsufficientScope, "the token lacks a scope this operation requires"),
         _Problem(Forbidden, "the client may not act on behalf of another caller"),
+        _Problem(
+            SelfApproval,
+            "the caller requested this change and cannot approve it (four eyes)",
+            approval_only=True,
+        ),
     ),
     404: (_Problem(NotFound, "no such resource (or not visible to this caller)"),),
     409: (
@@ -108,6 +131,11 @@ _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
             BackendRejected,
             "the system of record refused the change (the detail gives its reason)",
             conflict_only=True,
+        ),
+        _Problem(
+            TransitionNotAllowed,
+            "the current state does not allow this change (the detail says why)",
+            stateful_only=True,
         ),
         _Problem(
             IdempotencyKeyInFlight,
@@ -152,6 +180,10 @@ PAGED: Final = _PagedGroup((400,))
 """Lists paginated with a cursor (400 ``invalid-cursor``)."""
 REJECTABLE: Final = _RejectableGroup((409,))
 """Operations the system of record may refuse (409 ``backend-rejected``)."""
+STATEFUL: Final = _StatefulGroup((409,))
+"""Operations a state machine may refuse (409 ``transition-not-allowed``)."""
+SELF_APPROVAL: Final = _ApprovalGroup((403,))
+"""Approvals under the four-eyes principle (403 ``self-approval``)."""
 
 IDEMPOTENT: Final[dict[str, Any]] = {"idempotent": True}
 
@@ -199,20 +231,25 @@ def problems(*groups: tuple[int, ...] | int) -> dict[int, ResponseSpec]:
     Idempotency-Key problems only on operations given the :data:`WRITE` group.
     """
     statuses: set[int] = set()
-    unsafe = rejectable = paged = False
+    flags: set[str] = set()
     for group in groups:
         statuses.update(group if isinstance(group, tuple) else (group,))
-        unsafe = unsafe or (isinstance(group, StatusGroup) and group.unsafe)
-        rejectable = rejectable or (isinstance(group, StatusGroup) and group.rejectable)
-        paged = paged or (isinstance(group, StatusGroup) and group.paged)
+        if isinstance(group, StatusGroup):
+            flags.update(
+                flag
+                for flag in ("unsafe", "rejectable", "paged", "stateful", "approval")
+                if getattr(group, flag)
+            )
     specs: dict[int, ResponseSpec] = {}
     for status in sorted(statuses):
         kinds = [
             kind
             for kind in _PROBLEMS[status]
-            if (unsafe or not kind.unsafe_only)
-            and (rejectable or not kind.conflict_only)
-            and (paged or not kind.paged_only)
+            if ("unsafe" in flags or not kind.unsafe_only)
+            and ("rejectable" in flags or not kind.conflict_only)
+            and ("paged" in flags or not kind.paged_only)
+            and ("stateful" in flags or not kind.stateful_only)
+            and ("approval" in flags or not kind.approval_only)
         ]
         description = "; or ".join(kind.when for kind in kinds)
         specs[status] = ResponseSpec(

@@ -11,11 +11,13 @@
     │   ├── Unauthenticated            401  (``WWW-Authenticate: Bearer error="invalid_token"``)
     │   ├── InsufficientScope          403  (``WWW-Authenticate: error="insufficient_scope"``)
     │   ├── Forbidden                  403
+    │   │   └── SelfApproval           403  (four eyes: the requester cannot approve)
     │   ├── NotFound                   404
     │   ├── MethodNotAllowed           405
     │   ├── Conflict                   409
     │   │   ├── IdempotencyKeyInFlight 409  (retryable)
-    │   │   └── BackendRejected        409  (permanent: the ERP/QMS refused; its message shown)
+    │   │   ├── BackendRejected        409  (permanent: the ERP/QMS refused; its message shown)
+    │   │   └── TransitionNotAllowed   409  (the record's state does not allow the change)
     │   ├── PreconditionFailed         412
     │   ├── UnprocessableContent       422  (``errors[]`` lists every validation error)
     │   │   ├── ValidationFailed       422
@@ -64,7 +66,9 @@ from shared.errors._tree import (
     Problem,
     QgateError,
     RateLimited,
+    SelfApproval,
     ServiceError,
+    TransitionNotAllowed,
     Unauthenticated,
     UnprocessableContent,
     ValidationFailed,
@@ -98,7 +102,9 @@ __all__ = [
     "Problem",
     "QgateError",
     "RateLimited",
+    "SelfApproval",
     "ServiceError",
+    "TransitionNotAllowed",
     "Unauthenticated",
     "UnprocessableContent",
     "ValidationFailed",

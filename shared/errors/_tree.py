@@ -127,6 +127,13 @@ class Forbidden(ClientError):
     title = "Forbidden"
 
 
+class SelfApproval(Forbidden):
+    """403: four-eyes principle; the person who requested a change cannot approve it."""
+
+    slug = "self-approval"
+    title = "A second person must approve"
+
+
 class NotFound(ClientError):
     status = 404
     slug = "not-found"
@@ -156,6 +163,13 @@ class BackendRejected(Conflict):
 
     slug = "backend-rejected"
     title = "Rejected by the system of record"
+
+
+class TransitionNotAllowed(Conflict):
+    """409: the record's current state does not allow this change (a state machine said no)."""
+
+    slug = "transition-not-allowed"
+    title = "Not allowed in the current state"
 
 
 class PreconditionFailed(ClientError):
