@@ -81,6 +81,16 @@ def demo_clients() -> list[ClientConfig]:
             tier="operations",
         ),
         _demo(
+            "quality-engineer",
+            ["quality.read", "quality.write"],
+            "Quality engineer: records results, requests dispositions",
+        ),
+        _demo(
+            "quality-approver",
+            ["quality.read", "quality.disposition.approve", "quality.audit.read"],
+            "Quality manager: the second person who approves a release of a blocked lot",
+        ),
+        _demo(
             "readonly-auditor",
             ["quality.read", "quality.audit.read", "erp.read", "qms.read"],
             "Read-only auditor",

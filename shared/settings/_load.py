@@ -20,6 +20,7 @@ from shared.settings._model import (
     DevIssuerSettings,
     IdempotencySettings,
     LayerSettings,
+    ProcessSettings,
     RateLimitSettings,
     Settings,
     SettingsError,
@@ -31,7 +32,7 @@ __all__ = ["CONFIG_FILE_ENV", "ENV_PREFIX", "load_settings", "setting_names"]
 ENV_PREFIX: Final = "QGATE_"
 CONFIG_FILE_ENV: Final = "QGATE_CONFIG_FILE"
 
-_SECTIONS: Final = ("auth", "dev_issuer", "rate_limit", "idempotency", "layers")
+_SECTIONS: Final = ("auth", "dev_issuer", "rate_limit", "idempotency", "layers", "process")
 _TABLE_FIELDS: Final = {
     ("dev_issuer", "clients"),
     ("rate_limit", "tiers"),
@@ -103,6 +104,7 @@ def _section_cls(section: str) -> type[msgspec.Struct]:
         "rate_limit": RateLimitSettings,
         "idempotency": IdempotencySettings,
         "layers": LayerSettings,
+        "process": ProcessSettings,
     }
     return classes[section]
 

@@ -16,8 +16,10 @@ __all__ = [
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
+    "ProcessSettings",
     "QmsKind",
     "RateLimitSettings",
+    "ResultPolicy",
     "Settings",
     "SettingsError",
     "StoreKind",
@@ -51,6 +53,15 @@ class QmsKind(enum.StrEnum):
     """Which QMS connector the system layer uses (``QGATE_QMS``)."""
 
     REFERENCE = "reference"
+
+
+class ResultPolicy(enum.StrEnum):
+    """What recording an inspection's results does with the disposition it suggests."""
+
+    PROPOSE = "propose"
+    """Answer the proposed disposition; a person requests it."""
+    APPLY = "apply"
+    """Request the proposed disposition on behalf of the caller who recorded the results."""
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -131,6 +142,35 @@ class LayerSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     """Timeout of every inter-layer call (also enforced in-process with asyncio.timeout)."""
 
 
+_Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+
+
+class ProcessSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The process layer's policies: retries of pending dispositions, results, supplier status."""
+
+    retry_base_seconds: _Seconds = 2.0
+    """Delay before the first retry of a disposition a system could not take; doubles per
+    attempt (with jitter) up to ``retry_max_seconds``."""
+    retry_max_seconds: _Seconds = 300.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    """Attempts before a disposition is FAILED (visible, and retryable by operations)."""
+    worker_interval_seconds: _Seconds = 1.0
+    """How often the worker looks for dispositions that are due."""
+    worker_enabled: bool = True
+    """Run the retry worker in this process (every replica may; a lease keeps them apart)."""
+    lease_seconds: _Seconds = 30.0
+    """How long one replica owns a disposition while applying it; keep it above the worst
+    latency of the calls to the system layer."""
+    result_policy: ResultPolicy = ResultPolicy.PROPOSE
+    """Recording inspection results: ``propose`` the disposition, or ``apply`` it."""
+    quality_window_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+    """The window of inspections the supplier rejection rate (ppm) is computed over."""
+    conditional_ppm: Annotated[float, msgspec.Meta(ge=0)] = 1_000.0
+    """Rejection rate above which a supplier is CONDITIONAL."""
+    probation_ppm: Annotated[float, msgspec.Meta(ge=0)] = 10_000.0
+    """Rejection rate above which a supplier is on PROBATION."""
+
+
 class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
@@ -150,6 +190,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     idempotency: IdempotencySettings = msgspec.field(default_factory=IdempotencySettings)
     layers: LayerSettings = msgspec.field(default_factory=LayerSettings)
+    process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
 
     @property
     def jwks_url(self) -> str:

@@ -476,6 +476,8 @@ def test_demo_clients() -> None:
         "experience-service",
         "process-service",
         "operations",
+        "quality-engineer",
+        "quality-approver",
         "readonly-auditor",
     }
     assert all(c.client_secret == f"{c.client_id}-secret" for c in clients.values())
