@@ -1,4 +1,4 @@
-"""The ``qgate`` command: serve, token, contracts.
+"""The ``qgate`` command: serve, token, contracts, audit.
 
 ::
 
@@ -13,14 +13,19 @@
                            [--waivers FILE] [--today YYYY-MM-DD]
     qgate contracts lint   [CONTRACT...]
     qgate contracts rules  [--format text|markdown]
+    qgate audit verify     [--redis-url URL] [--format text|json]
 
 ``contracts diff`` and ``lint`` exit 0 when the gate passes, 1 when it fails, 2 on a usage error
-or a file they cannot use.
+or a file they cannot use. ``audit verify`` checks the hash chain of the audit trail on Redis
+(``--redis-url``, else ``QGATE_REDIS_URL`` when ``QGATE_STORE=redis``): exit 0 when it is
+intact, 1 when it is broken (the first altered, inserted or removed record), 2 when Redis
+cannot be reached or the store is memory (that trail lives inside the running process).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -28,11 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
+import redis.asyncio as aioredis
 
+from shared.audit import AuditTrailError, RedisAuditTrail, Verification
 from shared.composition import SURFACES, create_layer, load_factory
 from shared.contracts import CONTRACTS_DIR, check_contracts, export_contracts
 from shared.governance import add_governance_commands
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, SettingsError, StoreKind, load_settings
 
 __all__ = ["main"]
 
@@ -142,6 +150,63 @@ def _contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user + ':' if user else ''}***@{host}"
+
+
+async def _verify_audit(url: str) -> Verification:
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=5.0, socket_timeout=60.0)
+    try:
+        return await RedisAuditTrail(client).verify()
+    finally:
+        await client.aclose()
+
+
+def _audit(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    url = args.redis_url or (settings.redis_url if settings.store is StoreKind.REDIS else None)
+    if url is None:
+        print(
+            "qgate audit verify: the store is memory (QGATE_STORE), and the memory audit trail "
+            "lives inside the running qgate process; verify a trail on Redis with --redis-url "
+            "URL or QGATE_STORE=redis",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = asyncio.run(_verify_audit(url))
+    except ValueError as exc:  # redis-py's answer to a URL it cannot use
+        print(f"qgate audit verify: {exc}", file=sys.stderr)
+        return 2
+    except (aioredis.RedisError, OSError) as exc:
+        print(
+            f"qgate audit verify: cannot reach Redis at {_redacted(url)} ({exc})", file=sys.stderr
+        )
+        return 2
+    except AuditTrailError as exc:
+        print(f"qgate audit verify: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(msgspec.json.encode(result).decode())
+    elif result.problem is None:
+        head = f", head {result.head_hash}" if result.head_hash else ""
+        print(f"audit trail intact: {result.records} records{head}")
+    else:
+        problem = result.problem
+        intact = {0: "", 1: " (record 1 intact)"}.get(
+            result.records, f" (records 1 to {result.records} intact)"
+        )
+        print(f"audit trail BROKEN: {problem.kind} at record {problem.seq}{intact}")
+        print(problem.detail)
+    return 0 if result.ok else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qgate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -175,6 +240,15 @@ def _parser() -> argparse.ArgumentParser:
         generated.add_argument("--dir", default=str(CONTRACTS_DIR))
         generated.set_defaults(run=_contracts)
     add_governance_commands(actions)
+
+    audit = commands.add_parser("audit", help="check the tamper-evident audit trail")
+    audit_actions = audit.add_subparsers(dest="action", required=True)
+    verify = audit_actions.add_parser(
+        "verify", help="check the hash chain of the audit trail on Redis"
+    )
+    verify.add_argument("--redis-url", help="default QGATE_REDIS_URL when QGATE_STORE=redis")
+    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.set_defaults(run=_audit)
     return parser
 
 

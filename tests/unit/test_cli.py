@@ -1,7 +1,8 @@
-"""The ``qgate`` command, called in process: token, contracts, and serve's refusal."""
+"""The ``qgate`` command, called in process: token, contracts, serve's refusal, audit verify."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
 
+from shared.audit import AuditCaller, AuditEntry, RedisAuditTrail
 from shared.auth import demo_clients
 from shared.cli import main
 from shared.settings import setting_names
@@ -189,3 +192,113 @@ def test_serve_a_secure_prod_layer_starts_the_server(
     assert kwargs["port"] == 8102
     assert kwargs["host"] == "127.0.0.1"
     assert os.environ["QGATE_PORT"] == "8102"  # the factory reads the port it serves on
+
+
+# --- audit verify ---------------------------------------------------------------------------
+
+
+def fill_trail(url: str, count: int, *, alter: int | None = None) -> str:
+    """Append ``count`` records to the trail at ``url``, optionally edit record ``alter`` in
+    place (as someone with write access to Redis could); return the head hash."""
+
+    async def fill() -> str:
+        actor = AuditCaller(client_id="process-service", subject="process-service")
+        async with RedisAuditTrail.from_url(url) as trail:
+            for n in range(count):
+                action = "lot.disposition-changed"
+                record = await trail.append(
+                    AuditEntry(action=action, entity_type="Lot", entity_id=f"LOT-{n}", actor=actor)
+                )
+            if alter is not None:
+                client = aioredis.Redis.from_url(url, decode_responses=True)
+                raw = await client.lindex(trail.log_key, alter - 1)
+                assert isinstance(raw, str)
+                await client.lset(trail.log_key, alter - 1, raw.replace("LOT-", "LOT-X"))
+                await client.aclose()
+            return record.hash
+
+    return asyncio.run(fill())
+
+
+def test_audit_verify_an_intact_trail(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    head = fill_trail(redis_url, 3)
+
+    assert main(["audit", "verify", "--redis-url", redis_url]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"audit trail intact: 3 records, head {head}\n"
+    assert captured.err == ""
+
+
+def test_audit_verify_as_json(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    head = fill_trail(redis_url, 2)
+
+    assert main(["audit", "verify", "--redis-url", redis_url, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True,
+        "records": 2,
+        "headHash": head,
+        "problem": None,
+    }
+
+
+def test_audit_verify_uses_the_configured_redis_store(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QGATE_STORE", "redis")
+    monkeypatch.setenv("QGATE_REDIS_URL", redis_url)
+
+    assert main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out == "audit trail intact: 0 records\n"
+
+
+def test_audit_verify_reports_a_tampered_record_and_exits_1(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill_trail(redis_url, 4, alter=2)
+
+    assert main(["audit", "verify", "--redis-url", redis_url]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "audit trail BROKEN: altered at record 2 (record 1 intact)",
+        "record 2 was altered: its hash does not match its content",
+    ]
+    assert captured.err == ""
+
+    assert main(["audit", "verify", "--redis-url", redis_url, "--format", "json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert (result["ok"], result["records"]) == (False, 1)
+    assert result["problem"]["kind"] == "altered"
+    assert result["problem"]["seq"] == 2
+
+
+def test_audit_verify_with_the_memory_store_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify"]) == 2
+    captured = capsys.readouterr()
+    assert "lives inside the running qgate process" in captured.err
+    assert "--redis-url" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0"),
+        ("redis://auditor:s3cret@127.0.0.1:1/0", "redis://auditor:***@127.0.0.1:1/0"),
+    ],
+)
+def test_audit_verify_when_redis_is_unreachable_is_exit_2(
+    url: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", "--redis-url", url]) == 2
+    captured = capsys.readouterr()
+    assert f"qgate audit verify: cannot reach Redis at {shown} (" in captured.err
+    assert "s3cret" not in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_audit_verify_with_a_url_that_is_not_redis_is_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["audit", "verify", "--redis-url", "http://127.0.0.1:1"]) == 2
+    assert "redis://" in capsys.readouterr().err  # redis-py names the schemes it takes
