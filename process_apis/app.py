@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import httpx
-from litestar import Litestar
+from litestar import Litestar, Router
 
+from process_apis._api import SERVICES
+from process_apis.audit.controllers import handlers as audit_routes
+from process_apis.clients.system import SystemClient
 from process_apis.diagnostics import controllers as diagnostics
-from process_apis.surfaces import SURFACES
+from process_apis.dispositions.controllers import handlers as dispositions
+from process_apis.dispositions.service import DispositionService, RetryPolicy
+from process_apis.dispositions.store import (
+    DispositionStore,
+    MemoryDispositionStore,
+    RedisDispositionStore,
+)
+from process_apis.dispositions.worker import RetryWorker
+from process_apis.inspections.controllers import handlers as inspection_routes
+from process_apis.inspections.service import InspectionService
+from process_apis.suppliers.controllers import handlers as supplier_routes
+from process_apis.suppliers.service import SupplierQualityService
+from process_apis.surfaces import QUALITY, SURFACES
 from shared.appfactory import build_layer_app
+from shared.audit import AuditTrail, build_audit_trail
 from shared.http import build_layer_client
 from shared.idempotency import IdempotencyStore
 from shared.ratelimit import RateLimiter
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, SettingsError, StoreKind, load_settings
 
 __all__ = ["SURFACES", "create_app"]
+
+
+def _disposition_store(settings: Settings) -> DispositionStore:
+    if settings.store is StoreKind.REDIS:
+        return RedisDispositionStore.from_url(settings.redis_url)
+    return MemoryDispositionStore()
 
 
 def create_app(
@@ -23,8 +45,14 @@ def create_app(
     system_transport: httpx.AsyncBaseTransport | None = None,
     idempotency_store: IdempotencyStore | None = None,
     rate_limiter: RateLimiter | None = None,
+    disposition_store: DispositionStore | None = None,
+    audit_trail: AuditTrail | None = None,
 ) -> Litestar:
-    """The process layer; ``system_transport`` reaches the system layer in-process."""
+    """The process layer; ``system_transport`` reaches the system layer in-process.
+
+    Dispositions and the audit trail live in Redis when ``QGATE_STORE=redis`` (shared by every
+    replica, kept across restarts), else in this process's memory.
+    """
     settings = settings or load_settings()
     layers = settings.layers
     secret = settings.service_secret(layers.process_client_id, layers.process_client_secret)
@@ -40,15 +68,51 @@ def create_app(
         client_secret=secret,
         timeout=layers.timeout_seconds,
     )
+    store = disposition_store or _disposition_store(settings)
+    audit = audit_trail or build_audit_trail(settings)
+    client = SystemClient(system)
+    service = DispositionService(
+        system=client, store=store, audit=audit, policy=RetryPolicy.of(settings.process)
+    )
+    worker = RetryWorker(service, interval=settings.process.worker_interval_seconds)
+    starters = [worker.start] if settings.process.worker_enabled else []
     return build_layer_app(
         layer="process",
         settings=settings,
         surfaces=SURFACES,
-        route_handlers=diagnostics.route_handlers,
+        route_handlers=[
+            Router(
+                path=QUALITY.prefix,
+                route_handlers=[
+                    *dispositions,
+                    *inspection_routes,
+                    *supplier_routes,
+                    *audit_routes,
+                ],
+                dependencies=SERVICES,
+            ),
+            *diagnostics.route_handlers,
+        ],
         issuer_transport=issuer_transport,
-        readiness=[("system-layer", system.ready)],
-        closers=[system.aclose],
-        state={"system": system},
+        readiness=[
+            ("system-layer", system.ready),
+            ("disposition-store", store.ping),
+            ("audit-trail", audit.ping),
+        ],
+        starters=starters,
+        closers=[worker.stop, system.aclose, store.aclose, audit.aclose],
+        state={
+            "system": system,
+            "system_client": client,
+            "dispositions": service,
+            "worker": worker,
+            "inspections": InspectionService(
+                system=client, dispositions=service, policy=settings.process
+            ),
+            "suppliers": SupplierQualityService(system=client, policy=settings.process),
+            "audit": audit,
+            "process_settings": settings.process,
+        },
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from process_apis.examples import quality_examples
 from shared.contracts import Surface
-from shared.diagnostics import diagnostic_examples
 
 __all__ = ["QUALITY", "SURFACES"]
 
@@ -19,8 +19,18 @@ QUALITY = Surface(
         "original first), accepted only from clients holding `qgate.delegate`."
     ),
     contract="process_apis/quality.v1.yaml",
-    tags={"Diagnostics": "Verify the caller and the chain of layers."},
-    examples=diagnostic_examples,
+    tags={
+        "Lot dispositions": (
+            "One decision about a lot, applied to QMS and ERP exactly once: idempotent, "
+            "validated against the disposition state machine, four eyes for releasing a "
+            "blocked lot, kept and retried while a system is unavailable."
+        ),
+        "Inspections": "Inspection on goods receipt, and results that propose a disposition.",
+        "Suppliers": "Supplier quality status across ERP and QMS.",
+        "Audit trail": "Who changed what, when and why: hash-chained, verifiable.",
+        "Diagnostics": "Verify the caller and the chain of layers.",
+    },
+    examples=quality_examples,
 )
 
 SURFACES = (QUALITY,)

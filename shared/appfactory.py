@@ -243,11 +243,16 @@ def build_layer_app(
     issuer_transport: httpx.AsyncBaseTransport | None = None,
     readiness: Sequence[ReadinessCheck] = (),
     closers: Sequence[Closer] = (),
+    starters: Sequence[Closer] = (),
     state: Mapping[str, Any] | None = None,
     idempotency_store: IdempotencyStore | None = None,
     rate_limiter: RateLimiter | None = None,
 ) -> Litestar:
-    """One layer's Litestar app with the whole platform around its handlers."""
+    """One layer's Litestar app with the whole platform around its handlers.
+
+    ``starters`` run at start-up (background workers); ``closers`` at shutdown, in order, before
+    the platform's own resources close.
+    """
     platform, platform_closers = build_platform(
         settings,
         issuer_transport=issuer_transport,
@@ -284,6 +289,7 @@ def build_layer_app(
             components=Components(security_schemes={"oauth2": oauth2_scheme(settings)}),
         ),
         state=State({"settings": settings, "platform": platform, **(state or {})}),
+        on_startup=list(starters),
         on_shutdown=[close_all],
         debug=False,
         logging_config=None,

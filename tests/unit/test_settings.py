@@ -432,6 +432,7 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         "erp": "reference",
         "qms": "reference",
         "auth.algorithms": "RS256",
+        "process.result_policy": "apply",
         "rate_limit.tiers": json.dumps(
             {
                 "standard": "1/minute",

@@ -1,0 +1,181 @@
+"""Inspection on goods receipt, and results that propose (or apply) the lot's disposition."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from process_apis.clients.system import SystemClient
+from process_apis.dispositions.models import LotDispositionRequest
+from process_apis.dispositions.service import DispositionService
+from process_apis.inspections.models import (
+    InspectionRequestCreate,
+    InspectionRequestResult,
+    ResultsOutcome,
+)
+from shared.audit import AuditCaller, AuditEntry
+from shared.auth import Principal
+from shared.correlation import current_correlation_id
+from shared.delegation import chain_for, derive_key
+from shared.errors import ClientError, NotFound, TransitionNotAllowed
+from shared.models import (
+    DispositionCode,
+    InspectionOrigin,
+    InspectionResult,
+    InspectionStatus,
+    LotDisposition,
+)
+from shared.models.commands import InspectionCreate, ResultsRecord
+from shared.settings import ProcessSettings, ResultPolicy
+
+__all__ = ["PROPOSAL", "InspectionService"]
+
+PROPOSAL: Final = {
+    InspectionResult.PASS: DispositionCode.RELEASE,
+    InspectionResult.CONDITIONAL_PASS: DispositionCode.RESTRICT,
+    InspectionResult.FAIL: DispositionCode.BLOCK,
+}
+"""The disposition an overall result suggests."""
+
+
+class InspectionService:
+    def __init__(
+        self, *, system: SystemClient, dispositions: DispositionService, policy: ProcessSettings
+    ) -> None:
+        self.system = system
+        self.dispositions = dispositions
+        self.policy = policy
+
+    async def request(
+        self, body: InspectionRequestCreate, principal: Principal
+    ) -> InspectionRequestResult:
+        """Create the QMS inspection of a goods receipt (once per receipt) and make sure the lot
+        sits in QUALITY_INSPECTION stock (QUARANTINE) until it is decided."""
+        chain = chain_for(principal)
+        try:
+            receipt = await self.system.goods_receipt(body.goods_receipt_id, chain)
+        except NotFound:
+            raise NotFound(f"No goods receipt {body.goods_receipt_id} in the ERP.") from None
+        inspection = await self.system.create_inspection(
+            InspectionCreate(
+                origin=InspectionOrigin.GOODS_RECEIPT,
+                lot_id=receipt.lot_id,
+                item_id=receipt.item_id,
+                plant_id=receipt.plant_id,
+                quantity=receipt.quantity,
+                supplier_id=receipt.supplier_id,
+                goods_receipt_id=receipt.receipt_id,
+                spec_id=body.spec_id,
+            ),
+            # The QMS finds the receipt's inspection by natural key too; the key makes a retry
+            # a replay rather than a second lookup-and-create.
+            key=f"qgate-gr-{receipt.receipt_id}-inspection-{body.spec_id or 'current'}",
+            chain=chain,
+        )
+        lot = (await self.system.lot(receipt.lot_id, chain)).record
+        quarantine = None
+        if lot.disposition is not LotDisposition.QUARANTINE:
+            try:
+                quarantine = await self.dispositions.request(
+                    LotDispositionRequest(
+                        lot_id=receipt.lot_id,
+                        decision=DispositionCode.QUARANTINE,
+                        reason=(
+                            f"Incoming inspection {inspection.inspection_id} of goods receipt "
+                            f"{receipt.receipt_id}"
+                        ),
+                    ),
+                    principal,
+                )
+            except TransitionNotAllowed as exc:
+                raise TransitionNotAllowed(
+                    f"Inspection {inspection.inspection_id} exists, but lot {receipt.lot_id} "
+                    f"cannot be put into quarantine: {exc.detail}"
+                ) from exc
+        callers = [AuditCaller.of(c) for c in chain]
+        await self.dispositions.audit.append(
+            AuditEntry(
+                action="inspection.requested",
+                entity_type="Inspection",
+                entity_id=inspection.inspection_id,
+                actor=callers[-1],
+                on_behalf_of=callers[:-1],
+                reason=f"Goods receipt {receipt.receipt_id}",
+                after={
+                    "lotId": receipt.lot_id,
+                    "goodsReceiptId": receipt.receipt_id,
+                    "specId": inspection.spec_id,
+                    "quantity": inspection.quantity,
+                    "status": inspection.status.value,
+                },
+                correlation_id=current_correlation_id(),
+            )
+        )
+        return InspectionRequestResult(inspection=inspection, quarantine=quarantine)
+
+    async def record_results(
+        self,
+        inspection_id: str,
+        body: ResultsRecord,
+        principal: Principal,
+        *,
+        idempotency_key: str,
+    ) -> ResultsOutcome:
+        """Record results in the QMS; once complete, propose or apply the disposition."""
+        chain = chain_for(principal)
+        key = derive_key(principal, idempotency_key, f"results:{inspection_id}")
+        try:
+            inspection = await self.system.record_results(inspection_id, body, key=key, chain=chain)
+        except NotFound:
+            raise NotFound(f"No inspection {inspection_id} in the QMS.") from None
+        callers = [AuditCaller.of(c) for c in chain]
+        await self.dispositions.audit.append(
+            AuditEntry(
+                action="inspection.results-recorded",
+                entity_type="Inspection",
+                entity_id=inspection_id,
+                actor=callers[-1],
+                on_behalf_of=callers[:-1],
+                after={
+                    "status": inspection.status.value,
+                    "result": inspection.result.value,
+                    "characteristics": {
+                        r.characteristic_id: r.valuation.value for r in inspection.results
+                    },
+                },
+                correlation_id=current_correlation_id(),
+            )
+        )
+        proposed = (
+            PROPOSAL.get(inspection.result)
+            if inspection.status is InspectionStatus.RESULTS_RECORDED
+            and inspection.decision is None
+            else None
+        )
+        outcome = ResultsOutcome(
+            inspection=inspection, proposed_decision=proposed, policy=self.policy.result_policy
+        )
+        if proposed is None or self.policy.result_policy is not ResultPolicy.APPLY:
+            return outcome
+        try:
+            disposition = await self.dispositions.request(
+                LotDispositionRequest(
+                    lot_id=inspection.lot_id,
+                    decision=proposed,
+                    reason=f"Inspection {inspection_id}: {inspection.result.value}",
+                    inspection_id=inspection_id,
+                ),
+                principal,
+            )
+        except ClientError as exc:
+            return ResultsOutcome(
+                inspection=inspection,
+                proposed_decision=proposed,
+                policy=self.policy.result_policy,
+                disposition_problem=exc.detail or exc.title,
+            )
+        return ResultsOutcome(
+            inspection=inspection,
+            proposed_decision=proposed,
+            policy=self.policy.result_policy,
+            disposition=disposition,
+        )
