@@ -131,3 +131,65 @@ def test_newcomer_releases_a_quarantined_lot_with_its_etag(qgate: Cluster) -> No
             headers={"Idempotency-Key": "readme-2", "If-Match": '"1"'},
         )
         assert stale.status_code == 412, stale.text
+
+
+def test_newcomer_disposes_lots_with_four_eyes_and_reads_the_audit_trail(qgate: Cluster) -> None:
+    """The README's process API walk-through against `qgate serve`."""
+    url = qgate.url("qgate")
+    tokens = {
+        client: _qgate("token", "--client", client, "--url", url).strip()
+        for client in ("quality-engineer", "operations", "quality-approver")
+    }
+
+    def auth(client: str, key: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {tokens[client]}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    dispositions = "/process/v1/lot-dispositions"
+    with httpx.Client(base_url=url, timeout=20) as http:
+        released = http.post(
+            dispositions,
+            json={
+                "lotId": "LOT-1000-0019",
+                "decision": "RELEASE",
+                "reason": "All characteristics conform",
+            },
+            headers=auth("quality-engineer", "dsp-0019"),
+        )
+        assert released.status_code == 201, released.text
+        assert released.json()["status"] == "APPLIED"
+
+        pending = http.post(
+            dispositions,
+            json={
+                "lotId": "LOT-1000-0016",
+                "decision": "RELEASE",
+                "reason": "Use as is",
+                "ncId": "NC-000001",
+            },
+            headers=auth("operations", "dsp-0016"),
+        )
+        assert pending.status_code == 202, pending.text
+        approvals = pending.headers["location"] + "/approvals"
+        approve = {"decision": "APPROVE", "reason": "NC reviewed"}
+        own = http.post(approvals, json=approve, headers=auth("operations", "approve-own"))
+        assert own.status_code == 403, own.text
+        assert own.json()["type"].endswith("/self-approval")
+        approved = http.post(approvals, json=approve, headers=auth("quality-approver", "approve"))
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "APPLIED"
+
+        timeline = http.get(
+            "/process/v1/audit",
+            params={"entityType": "Lot", "entityId": "LOT-1000-0016"},
+            headers=auth("quality-approver"),
+        )
+        assert timeline.status_code == 200, timeline.text
+        assert [r["after"]["disposition"] for r in timeline.json()["items"]] == ["RELEASED"]
+        status = http.get(
+            "/process/v1/suppliers/SUP-0002/quality-status", headers=auth("operations")
+        )
+        assert status.status_code == 200, status.text
+        assert status.json()["supplierId"] == "SUP-0002"
