@@ -12,15 +12,18 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 
 import httpx
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks._servers import (
+    UNLIMITED_TIERS,
+    flush_redis,
+    machine_facts,
+    start_granian,
+    wait_for_quiet,
+)
 
 
 @dataclass
@@ -30,44 +33,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     non_2xx: int
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        "taskset",
-        "-c",
-        "0",
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-ws",
-        "--log-level",
-        "warning",
-        factory,
-    ]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/system/erp/v1/whoami", timeout=1).status_code:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"{factory} did not start")
+    load: str
 
 
 def _ms(value: str) -> float:
@@ -85,15 +51,19 @@ def _wrk(url: str, headers: dict[str, str], duration: int) -> tuple[float, float
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored to the latency distribution lines: "+/- Stdev" values like "68.50%" also match.
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return rps, p50, p99, int(non.group(1)) if non else 0
 
 
-def run(name: str, factory: str, env: dict[str, str], duration: int, token: bool) -> Result:
-    port = _free_port()
-    proc = _start(factory, port, env)
+def run(
+    name: str, factory: str, env: dict[str, str], args: argparse.Namespace, token: bool
+) -> Result:
+    load = wait_for_quiet(args.quiet_load, args.max_wait)
+    server = start_granian(name, factory, env)
+    port = server.port
     try:
         headers: dict[str, str] = {}
         if token:
@@ -106,17 +76,23 @@ def run(name: str, factory: str, env: dict[str, str], duration: int, token: bool
             headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
         url = f"http://127.0.0.1:{port}/system/erp/v1/whoami"
         _wrk(url, headers, 2)  # warm-up
-        rps, p50, p99, non = _wrk(url, headers, duration)
-        return Result(name, rps, p50, p99, non)
+        rps, p50, p99, non = _wrk(url, headers, args.duration)
+        return Result(name, rps, p50, p99, non, load)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--redis", default=None, help="also measure with QGATE_STORE=redis")
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        default=0.5,
+        help="before each variant, wait until the 1-minute load average is below this",
+    )
+    parser.add_argument("--max-wait", type=float, default=90, help="... but at most this long (s)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install wrk")
@@ -124,25 +100,27 @@ def main() -> None:
         **os.environ,
         "QGATE_LOG_LEVEL": "WARNING",
         "QGATE_DEV_ISSUER_TOKEN_TTL_SECONDS": "3600",
-        "QGATE_RATE_LIMIT_TIERS": '{"standard":"100000000/minute","operations":'
-        '"100000000/minute","anonymous":"100000000/minute"}',
+        "QGATE_RATE_LIMIT_TIERS": UNLIMITED_TIERS,
     }
     results = [
-        run("bare Litestar", "benchmarks.apps:bare", base, args.duration, token=False),
-        run("qgate, memory stores", "benchmarks.apps:full", base, args.duration, token=True),
+        run("bare Litestar", "benchmarks.apps:bare", base, args, token=False),
+        run("qgate, memory stores", "benchmarks.apps:full", base, args, token=True),
     ]
     if args.redis:
+        flush_redis(args.redis)
         redis_env = {**base, "QGATE_STORE": "redis", "QGATE_REDIS_URL": args.redis}
-        results.append(
-            run("qgate, Redis stores", "benchmarks.apps:full", redis_env, args.duration, True)
-        )
+        results.append(run("qgate, Redis stores", "benchmarks.apps:full", redis_env, args, True))
     bare = results[0]
-    print(f"{'variant':24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'cost':>6}")
+    print(
+        f"{'variant':24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'cost':>6}  "
+        "load avg before"
+    )
     for result in results:
         print(
             f"{result.name:24} {result.rps:9.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
-            f"{result.non_2xx:8d} {bare.rps / result.rps:5.1f}x"
+            f"{result.non_2xx:8d} {bare.rps / result.rps:5.1f}x  {result.load}"
         )
+    print(machine_facts(args.redis))
 
 
 if __name__ == "__main__":
