@@ -24,8 +24,10 @@ disposition PENDING_QMS / PENDING_ERP with ``nextAttemptAt`` set by exponential 
 jitter; after ``max_attempts`` it is FAILED. A permanent refusal makes it FAILED at once, with the
 step that refused, its reason, and the steps after it SKIPPED: never a half-applied change
 without a record. Every state change appends an audit record; the lot's change itself exactly
-one (``lot.disposition-changed``), written before the disposition is marked APPLIED and looked
-up before it is written, so a crash in between cannot duplicate it.
+one (``lot.disposition-changed``): the disposition is saved as applied in the ERP first, then the
+record is written, then the disposition is APPLIED. A replica that stops between the last two
+leaves a disposition that says so, and only for such a one is the trail searched before the
+record is written, so a crash can neither lose nor duplicate it.
 """
 
 from __future__ import annotations
@@ -382,6 +384,9 @@ class DispositionService:
             if d.erp.status is StepStatus.PENDING:
                 step = "erp"
                 d = await self._apply_erp(d, chain)
+            elif d.erp.status is StepStatus.APPLIED and d.status is not _S.APPLIED:
+                step = "erp"
+                d = await self._confirm_erp(d, chain)
         except _PERMANENT as exc:
             return await self._fail(d, step, _problem(exc))
         except QgateError as exc:
@@ -493,29 +498,50 @@ class DispositionService:
                     f"Lot {d.lot_id} changed while this disposition waited: it is now "
                     f"{lot.disposition.value}. Request a new disposition from that state."
                 ) from None
-        now = self._clock()
-        await self._audit_once(
+        # Saved as applied in the ERP before the audit record is written: a replica that stops
+        # in between leaves a disposition that says so, and only then is the trail searched for
+        # a record already written (see _confirm_erp).
+        confirmed = self._next(
             d,
-            "lot.disposition-changed",
-            entity=("Lot", d.lot_id),
-            before={"disposition": d.from_disposition.value if d.from_disposition else None},
-            after={
-                "disposition": lot.disposition.value,
+            erp=SystemStep(
+                status=StepStatus.APPLIED, applied_at=self._clock(), reference=f"v{lot.version}"
+            ),
+        )
+        await self.store.save(confirmed)
+        await self._audit(confirmed, "lot.disposition-changed", **self._change_record(d, lot))
+        return await self._complete(confirmed)
+
+    async def _confirm_erp(self, d: Disposition, chain: Sequence[Caller]) -> Disposition:
+        """Finish a disposition the ERP applied whose audit record may or may not be written."""
+        lot = (await self.system.lot(d.lot_id, chain)).record
+        record = self._change_record(d, lot)
+        if not await self._audited(d, "lot.disposition-changed", ("Lot", d.lot_id)):
+            await self._audit(d, "lot.disposition-changed", **record)
+        return await self._complete(d)
+
+    async def _complete(self, d: Disposition) -> Disposition:
+        applied = self._next(
+            d,
+            status=_S.APPLIED,
+            last_error=None,
+            next_attempt_at=None,
+            completed_at=d.erp.applied_at or self._clock(),
+        )
+        await self.store.save(applied)
+        return applied
+
+    @staticmethod
+    def _change_record(d: Disposition, lot: Lot) -> dict[str, Any]:
+        return {
+            "entity": ("Lot", d.lot_id),
+            "before": {"disposition": d.from_disposition.value if d.from_disposition else None},
+            "after": {
+                "disposition": d.target_disposition.value,
                 "dispositionId": d.disposition_id,
                 "decision": d.decision.value,
                 "stock": {b.category.value: b.quantity for b in lot.stock},
             },
-        )
-        applied = self._next(
-            d,
-            status=_S.APPLIED,
-            erp=SystemStep(status=StepStatus.APPLIED, applied_at=now, reference=f"v{lot.version}"),
-            last_error=None,
-            next_attempt_at=None,
-            completed_at=now,
-        )
-        await self.store.save(applied)
-        return applied
+        }
 
     async def _postpone(self, d: Disposition, step: str, error: str) -> Disposition:
         if d.attempts >= self.policy.max_attempts:
@@ -698,18 +724,9 @@ class DispositionService:
             )
         )
 
-    async def _audit_once(
-        self,
-        d: Disposition,
-        action: str,
-        *,
-        entity: tuple[str, str],
-        before: dict[str, Any],
-        after: dict[str, Any],
-    ) -> None:
-        """Append unless this disposition's record of ``action`` is already there (a replica
-        that appended it and stopped before saving the disposition leaves it behind). Runs under
-        the disposition's lease, so no other replica appends it meanwhile."""
+    async def _audited(self, d: Disposition, action: str, entity: tuple[str, str]) -> bool:
+        """Whether this disposition's record of ``action`` is in the trail (the entity's records
+        are read page by page: only on the rare path of a replica that stopped mid-way)."""
         after_seq = 0
         while True:
             page = await self.audit.list(
@@ -720,8 +737,7 @@ class DispositionService:
                 limit=MAX_LIMIT,
             )
             if any((r.after or {}).get("dispositionId") == d.disposition_id for r in page):
-                return
+                return True
             if len(page) < MAX_LIMIT:
-                break
+                return False
             after_seq = page[-1].seq
-        await self._audit(d, action, entity=entity, before=before, after=after)

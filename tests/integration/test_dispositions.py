@@ -15,8 +15,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+import pytest
+
+from process_apis.dispositions.models import DispositionStatus, StepStatus, SystemStep
+from shared.models import LotDisposition
 from shared.settings import StoreKind
 from tests.integration._gateway import (
     ERP,
@@ -28,6 +34,7 @@ from tests.integration._gateway import (
     settings,
     wait_for_status,
 )
+from tests.integration.test_disposition_store import disposition
 
 DISPOSITIONS = f"{PROCESS}/lot-dispositions"
 QUARANTINED_WITH_RESULTS = "LOT-1000-0019"  # PASS results, awaiting the usage decision
@@ -445,3 +452,51 @@ async def test_retry_limit_ends_in_failed() -> None:
                 DISPOSITIONS, {"lotId": QUARANTINED, "decision": "BLOCK", "reason": "Crack"}
             )
             assert again.status_code == 201, again.text
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["audited", "not-audited"])
+async def test_a_replica_stopped_after_the_erp_change_leaves_one_audit_record(
+    recorded: bool,
+) -> None:
+    """The disposition says "applied in the ERP" but is not APPLIED yet: the replica stopped
+    before (``not-audited``) or after (``audited``) writing the lot's audit record. The worker
+    finishes it with exactly one record either way."""
+    async with Gateway(settings()) as gw:
+        await gw.start()
+        service = gw.replicas[0].state["dispositions"]
+        async with gw.caller("operations") as ops:
+            if recorded:
+                response = await ops.post(
+                    DISPOSITIONS, {"lotId": QUARANTINED, "decision": "BLOCK", "reason": "Crack"}
+                )
+                assert response.status_code == 201, response.text
+                stored = await service.store.get(response.json()["dispositionId"])
+            else:
+                lot_before = await lot(ops, QUARANTINED)
+                changed = await ops.http.post(
+                    f"{ERP}/lots/{QUARANTINED}/disposition-changes",
+                    json={"disposition": "BLOCKED", "reason": "Crack"},
+                    headers={**ops.headers(new_key()), "If-Match": f'"{lot_before["version"]}"'},
+                )
+                assert changed.status_code == 200, changed.text
+                stored = msgspec.structs.replace(
+                    disposition(lot_id=QUARANTINED), from_disposition=LotDisposition.QUARANTINE
+                )
+                await service.store.create(stored)
+            assert stored is not None
+            interrupted = msgspec.structs.replace(
+                stored,
+                version=stored.version + 1,
+                status=DispositionStatus.PENDING_ERP,
+                qms=SystemStep(status=StepStatus.NOT_REQUIRED),
+                erp=SystemStep(status=StepStatus.APPLIED, applied_at=stored.created_at),
+                lot_etag='"1"',
+                next_attempt_at=datetime.now(UTC),
+                completed_at=None,
+            )
+            await service.store.save(interrupted)
+            body = await wait_for_status(ops, stored.disposition_id, {"APPLIED", "FAILED"})
+            assert body["status"] == "APPLIED", body
+            records = await audit_of(ops, QUARANTINED)
+            assert [r["after"]["dispositionId"] for r in records] == [stored.disposition_id]
+            assert records[0]["after"]["disposition"] == "BLOCKED"
