@@ -12,6 +12,7 @@ from litestar.params import JSONBody, ParameterKwarg
 
 from process_apis._api import LOCATION, Dispositions
 from process_apis.dispositions.models import (
+    DISPOSITION_ID_PATTERN,
     TERMINAL,
     Disposition,
     DispositionApproval,
@@ -47,7 +48,7 @@ from shared.routes import (
 __all__ = ["handlers"]
 
 _TAG: Final = "Lot dispositions"
-_ID_PATTERN: Final = r"^DSP-[0-9A-F]{20}$"
+_ID_PATTERN: Final = DISPOSITION_ID_PATTERN
 DispositionPath = Annotated[
     str,
     ParameterKwarg(
@@ -80,7 +81,7 @@ def _answer(disposition: Disposition, *, done: int) -> Response[Disposition]:
     return Response(
         disposition,
         status_code=status,
-        headers={"Location": _location(disposition), "ETag": f'"{disposition.version}"'},
+        headers={"Location": _location(disposition)},
     )
 
 

@@ -23,6 +23,7 @@ from shared.models.qms import SignatureMeaning, TargetQuantity
 
 __all__ = [
     "ACTIVE",
+    "DISPOSITION_ID_PATTERN",
     "TERMINAL",
     "Approval",
     "ApprovalDecision",
@@ -38,10 +39,11 @@ __all__ = [
     "new_disposition_id",
 ]
 
+DISPOSITION_ID_PATTERN: Final = r"^DSP-[0-9A-F]{20}$"
 DispositionId = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^DSP-[0-9A-F]{20}$",
+        pattern=DISPOSITION_ID_PATTERN,
         description="A lot disposition's id (time-ordered: later requests sort after).",
         examples=["DSP-019A6B2C3D4E5F607182"],
     ),
