@@ -6,13 +6,13 @@ import abc
 import builtins
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import msgspec
 
 from shared.audit._model import AuditEntry, AuditRecord, Verification, decode_stored, normalise
 from shared.correlation import current_correlation_id
+from shared.stores import Store
 
 __all__ = [
     "MAX_LIMIT",
@@ -81,7 +81,7 @@ def damaged(held: int, counted: int) -> AuditTrailError:
     )
 
 
-class AuditTrail(abc.ABC):
+class AuditTrail(Store):
     """An append-only, hash-chained log of changes (21 CFR 11.10(e), EU GMP Annex 11 §9).
 
     Every record says who (``actor``), on behalf of whom, did what (``action``) to which entity,
@@ -132,22 +132,3 @@ class AuditTrail(abc.ABC):
     @abc.abstractmethod
     async def verify(self) -> Verification:
         """Check the whole chain and its head; see :mod:`shared.audit._verify` for the rules."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Return if the trail is usable; raise otherwise (for readiness probes)."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Release the trail's resources; it must not be used afterwards. Idempotent."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

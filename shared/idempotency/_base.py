@@ -5,10 +5,10 @@ from __future__ import annotations
 import abc
 import enum
 import math
-from types import TracebackType
-from typing import Self
 
 import msgspec
+
+from shared.stores import Store
 
 __all__ = [
     "DEFAULT_IN_FLIGHT_TTL",
@@ -66,7 +66,7 @@ def check_seconds(name: str, value: float) -> float:
     return float(value)
 
 
-class IdempotencyStore(abc.ABC):
+class IdempotencyStore(Store):
     """Records idempotency keys: in flight, then completed with the response to replay.
 
     Keys are opaque strings already scoped by the caller (e.g. ``"client:operation:key"``);
@@ -122,22 +122,3 @@ class IdempotencyStore(abc.ABC):
         was deleted; ``False`` (and nothing changes) otherwise, e.g. when the claim expired,
         completed, or belongs to someone else.
         """
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Return if the store is usable; raise otherwise (for readiness probes)."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Release the store's resources; it must not be used afterwards. Idempotent."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
