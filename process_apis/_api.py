@@ -13,7 +13,6 @@ from process_apis.dispositions.service import DispositionService
 from process_apis.inspections.service import InspectionService
 from process_apis.suppliers.service import SupplierQualityService
 from shared.audit import AuditTrail
-from shared.settings import ProcessSettings
 
 __all__ = [
     "LOCATION",
@@ -21,7 +20,6 @@ __all__ = [
     "Audit",
     "Dispositions",
     "Inspections",
-    "Policy",
     "Suppliers",
     "System",
 ]
@@ -38,18 +36,17 @@ SERVICES: Final = {
     "dispositions": _state("dispositions"),
     "system": _state("system_client"),
     "audit": _state("audit"),
-    "policy": _state("process_settings"),
     "inspections": _state("inspections"),
     "suppliers": _state("suppliers"),
 }
-"""Dependencies for handlers: ``dispositions``, ``system``, ``audit``, ``policy``."""
+"""Dependencies for handlers: ``dispositions``, ``inspections``, ``suppliers``, ``system``,
+``audit``."""
 
 Dispositions = NamedDependency[DispositionService]
 Inspections = NamedDependency[InspectionService]
 Suppliers = NamedDependency[SupplierQualityService]
 System = NamedDependency[SystemClient]
 Audit = NamedDependency[AuditTrail]
-Policy = NamedDependency[ProcessSettings]
 
 LOCATION: Final = ResponseHeader(
     name="Location",

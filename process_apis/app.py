@@ -111,7 +111,6 @@ def create_app(
             ),
             "suppliers": SupplierQualityService(system=client, policy=settings.process),
             "audit": audit,
-            "process_settings": settings.process,
         },
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,

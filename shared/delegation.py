@@ -27,7 +27,6 @@ __all__ = [
     "decode_chain",
     "derive_key",
     "encode_chain",
-    "person_of",
 ]
 
 ON_BEHALF_OF_HEADER: Final = "Qgate-On-Behalf-Of"
@@ -57,11 +56,6 @@ def decode_chain(value: str) -> tuple[Caller, ...]:
 def chain_for(principal: Principal) -> tuple[Caller, ...]:
     """The on-behalf-of chain to send down: who we act for, then the client that called us."""
     return (*principal.on_behalf_of, principal.as_caller())
-
-
-def person_of(principal: Principal) -> Caller:
-    """Who a request is really from: the original caller when a layer acts on its behalf."""
-    return principal.on_behalf_of[0] if principal.on_behalf_of else principal.as_caller()
 
 
 def derive_key(principal: Principal, incoming_key: str, target: str) -> str:

@@ -52,11 +52,10 @@ from shared.models.qms import (
     InspectionPage,
     Nonconformance,
     NonconformancePage,
-    Specification,
     SupplierQualityStatus,
 )
 
-__all__ = ["ERP", "QMS", "SystemClient", "Versioned"]
+__all__ = ["ERP", "QMS", "LotRead", "SystemClient"]
 
 ERP: Final = "/system/erp/v1"
 QMS: Final = "/system/qms/v1"
@@ -66,10 +65,10 @@ _MAX_PAGES: Final = 500
 """A list is read at most this many pages deep (x 200 records): a runaway cursor stops here."""
 
 
-class Versioned(msgspec.Struct, frozen=True):
-    """A record and the ETag it was read with (``If-Match`` for the next change)."""
+class LotRead(msgspec.Struct, frozen=True):
+    """A lot and the ETag it was read with (``If-Match`` for its next change)."""
 
-    record: Any
+    lot: Lot
     etag: str
 
 
@@ -144,6 +143,21 @@ class SystemClient:
         record, _ = await self._call("GET", path, into=into, chain=chain)
         return record
 
+    async def _post(
+        self,
+        path: str,
+        body: msgspec.Struct,
+        into: type[_T],
+        *,
+        key: str,
+        chain: Sequence[Caller],
+        if_match: str | None = None,
+    ) -> _T:
+        record, _ = await self._call(
+            "POST", path, into=into, chain=chain, body=body, key=key, if_match=if_match
+        )
+        return record
+
     async def _pages(
         self,
         path: str,
@@ -166,9 +180,9 @@ class SystemClient:
 
     # ERP
 
-    async def lot(self, lot_id: str, chain: Sequence[Caller]) -> Versioned:
+    async def lot(self, lot_id: str, chain: Sequence[Caller]) -> LotRead:
         record, response = await self._call("GET", f"{ERP}/lots/{lot_id}", into=Lot, chain=chain)
-        return Versioned(record, response.headers.get("ETag", ""))
+        return LotRead(record, response.headers.get("ETag", ""))
 
     async def change_lot_disposition(
         self,
@@ -179,16 +193,14 @@ class SystemClient:
         key: str,
         chain: Sequence[Caller],
     ) -> Lot:
-        lot, _ = await self._call(
-            "POST",
+        return await self._post(
             f"{ERP}/lots/{lot_id}/disposition-changes",
-            into=Lot,
-            chain=chain,
-            body=change,
+            change,
+            Lot,
             key=key,
+            chain=chain,
             if_match=if_match,
         )
-        return lot
 
     async def goods_receipt(self, receipt_id: str, chain: Sequence[Caller]) -> GoodsReceipt:
         return await self._get(f"{ERP}/goods-receipts/{receipt_id}", GoodsReceipt, chain)
@@ -207,23 +219,14 @@ class SystemClient:
     async def create_inspection(
         self, command: InspectionCreate, *, key: str, chain: Sequence[Caller]
     ) -> Inspection:
-        inspection, _ = await self._call(
-            "POST", f"{QMS}/inspections", into=Inspection, chain=chain, body=command, key=key
-        )
-        return inspection
+        return await self._post(f"{QMS}/inspections", command, Inspection, key=key, chain=chain)
 
     async def record_results(
         self, inspection_id: str, results: ResultsRecord, *, key: str, chain: Sequence[Caller]
     ) -> Inspection:
-        inspection, _ = await self._call(
-            "POST",
-            f"{QMS}/inspections/{inspection_id}/results",
-            into=Inspection,
-            chain=chain,
-            body=results,
-            key=key,
+        return await self._post(
+            f"{QMS}/inspections/{inspection_id}/results", results, Inspection, key=key, chain=chain
         )
-        return inspection
 
     async def record_usage_decision(
         self,
@@ -233,18 +236,13 @@ class SystemClient:
         key: str,
         chain: Sequence[Caller],
     ) -> Inspection:
-        inspection, _ = await self._call(
-            "POST",
+        return await self._post(
             f"{QMS}/inspections/{inspection_id}/usage-decision",
-            into=Inspection,
-            chain=chain,
-            body=decision,
+            decision,
+            Inspection,
             key=key,
+            chain=chain,
         )
-        return inspection
-
-    async def specification(self, spec_id: str, chain: Sequence[Caller]) -> Specification:
-        return await self._get(f"{QMS}/specifications/{spec_id}", Specification, chain)
 
     async def nonconformance(self, nc_id: str, chain: Sequence[Caller]) -> Nonconformance:
         return await self._get(f"{QMS}/nonconformances/{nc_id}", Nonconformance, chain)

@@ -266,7 +266,7 @@ class DispositionService:
         )
         if needs_approval:
             return disposition
-        return await self.advance(disposition.disposition_id)
+        return await self.advance(disposition.disposition_id, disposition)
 
     async def approve(
         self, disposition_id: str, body: DispositionApproval, principal: Principal
@@ -311,29 +311,21 @@ class DispositionService:
                     completed_at=now,
                     next_attempt_at=None,
                 )
-                await self.store.save(updated)
-                await self._audit(
-                    updated,
-                    "lot-disposition.declined",
-                    actor=callers,
-                    reason=body.reason,
-                    signature=body.signature_meaning,
-                    before={"status": current.status.value},
-                    after={"status": updated.status.value},
+            else:
+                # Approved: validated again against the lot as it is now (lot_etag cleared).
+                updated = self._next(
+                    current,
+                    status=_S.PENDING_ERP,
+                    approval=approval,
+                    lot_etag=None,
+                    next_attempt_at=now + timedelta(seconds=self.policy.lease_seconds),
                 )
-                return updated
-            # Approved: validated again against the lot as it is now (lot_etag cleared).
-            updated = self._next(
-                current,
-                status=_S.PENDING_ERP,
-                approval=approval,
-                lot_etag=None,
-                next_attempt_at=now + timedelta(seconds=self.policy.lease_seconds),
-            )
             await self.store.save(updated)
             await self._audit(
                 updated,
-                "lot-disposition.approved",
+                "lot-disposition.declined"
+                if body.decision is ApprovalDecision.DECLINE
+                else "lot-disposition.approved",
                 actor=callers,
                 reason=body.reason,
                 signature=body.signature_meaning,
@@ -352,13 +344,14 @@ class DispositionService:
 
     # The engine
 
-    async def advance(self, disposition_id: str) -> Disposition:
+    async def advance(self, disposition_id: str, created: Disposition | None = None) -> Disposition:
         """Take the lease and apply what is left; without the lease, answer the stored state
-        (another replica is on it)."""
+        (another replica is on it). ``created``: the record this replica just stored, so it
+        is not read back."""
         if not await self.store.lease(disposition_id, self.replica, self.policy.lease_seconds):
             return await self.get(disposition_id)
         try:
-            return await self._advance_leased(await self.get(disposition_id))
+            return await self._advance_leased(created or await self.get(disposition_id))
         except StaleDisposition:
             # Our lease ran out mid-way and another replica saved first: it has the job now.
             _log.warning("disposition %s moved on under another replica", disposition_id)
@@ -397,7 +390,7 @@ class DispositionService:
 
     async def _validate(self, d: Disposition, chain: Sequence[Caller]) -> Disposition:
         versioned = await self.system.lot(d.lot_id, chain)
-        lot: Lot = versioned.record
+        lot = versioned.lot
         check_transition(lot.lot_id, lot.disposition, d.target_disposition)
         check_quantities(lot, d.quantities)
         needs_approval = lot.disposition in FOUR_EYES_FROM and d.target_disposition is _D.RELEASED
@@ -492,7 +485,7 @@ class DispositionService:
         except PreconditionFailed:
             # The ETag fixed at validation is stale: either this change was made and its answer
             # lost, or someone else changed the lot. The lot says which.
-            lot = (await self.system.lot(d.lot_id, chain)).record
+            lot = (await self.system.lot(d.lot_id, chain)).lot
             if lot.disposition is not d.target_disposition:
                 raise TransitionNotAllowed(
                     f"Lot {d.lot_id} changed while this disposition waited: it is now "
@@ -513,7 +506,7 @@ class DispositionService:
 
     async def _confirm_erp(self, d: Disposition, chain: Sequence[Caller]) -> Disposition:
         """Finish a disposition the ERP applied whose audit record may or may not be written."""
-        lot = (await self.system.lot(d.lot_id, chain)).record
+        lot = (await self.system.lot(d.lot_id, chain)).lot
         record = self._change_record(d, lot)
         if not await self._audited(d, "lot.disposition-changed", ("Lot", d.lot_id)):
             await self._audit(d, "lot.disposition-changed", **record)
@@ -613,7 +606,7 @@ class DispositionService:
                 raise
             _log.warning("lot %s unreadable (%s): the disposition waits for the ERP", lot_id, exc)
             return None, None
-        return versioned.record, versioned.etag
+        return versioned.lot, versioned.etag
 
     async def _check_release_nc(
         self, lot_id: str, nc_id: str | None, chain: Sequence[Caller]

@@ -31,8 +31,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import msgspec
 import redis.asyncio as aioredis
@@ -43,6 +42,7 @@ from process_apis.dispositions.models import (
     Disposition,
     DispositionStatus,
 )
+from shared.stores import Store
 
 __all__ = [
     "DispositionStore",
@@ -73,7 +73,7 @@ def _ms(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
-class DispositionStore(abc.ABC):
+class DispositionStore(Store):
     """Durable dispositions; every method is atomic across every instance sharing a backend."""
 
     @abc.abstractmethod
@@ -98,10 +98,7 @@ class DispositionStore(abc.ABC):
         after: str | None = None,
         limit: int = 50,
     ) -> list[Disposition]:
-        """Oldest first, ids greater than ``after``; filtered by status or lot (not both)."""
-
-    @abc.abstractmethod
-    async def count(self, status: DispositionStatus) -> int: ...
+        """Oldest first, ids greater than ``after``; only of ``status`` and ``lot_id`` if given."""
 
     @abc.abstractmethod
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
@@ -114,23 +111,6 @@ class DispositionStore(abc.ABC):
     @abc.abstractmethod
     async def unlease(self, disposition_id: str, owner: str) -> None:
         """Give the lease back if ``owner`` still holds it."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
-
-    @abc.abstractmethod
-    async def aclose(self) -> None: ...
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class MemoryDispositionStore(DispositionStore):
@@ -184,9 +164,6 @@ class MemoryDispositionStore(DispositionStore):
             and (lot_id is None or d.lot_id == lot_id)
         ]
         return chosen[:limit]
-
-    async def count(self, status: DispositionStatus) -> int:
-        return sum(1 for d in self._records.values() if d.status is status)
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
         waiting = [
@@ -381,9 +358,6 @@ class RedisDispositionStore(DispositionStore):
         start = "-" if after is None else f"({after}"
         ids = await self._redis.zrangebylex(index, start, "+", start=0, num=limit)
         return await self._records(ids)
-
-    async def count(self, status: DispositionStatus) -> int:
-        return int(await self._redis.zcard(self._key("status", status.value)))
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
         ids = await self._redis.zrangebyscore(

@@ -37,7 +37,6 @@ class RetryWorker:
         self._interval = interval
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
-        self.rounds = 0
 
     async def start(self) -> None:
         if self._task is None:
@@ -73,5 +72,4 @@ class RetryWorker:
                 await self.run_once()
             except Exception as exc:
                 _log.error("disposition worker round failed: %s", type(exc).__name__)
-            self.rounds += 1
             await asyncio.sleep(self._interval)

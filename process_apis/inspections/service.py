@@ -71,7 +71,7 @@ class InspectionService:
             key=f"qgate-gr-{receipt.receipt_id}-inspection-{body.spec_id or 'current'}",
             chain=chain,
         )
-        lot = (await self.system.lot(receipt.lot_id, chain)).record
+        lot = (await self.system.lot(receipt.lot_id, chain)).lot
         quarantine = None
         if lot.disposition is not LotDisposition.QUARANTINE:
             try:
