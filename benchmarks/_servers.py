@@ -8,6 +8,7 @@ and per core (everything scheduled there, including other people's work on a sha
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -195,6 +196,17 @@ class CoreTimes:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def add_quiet_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--quiet-load`` and ``--max-wait``: how :func:`wait_for_quiet` is called."""
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        default=0.5,
+        help="before each variant, wait until the 1-minute load average is below this",
+    )
+    parser.add_argument("--max-wait", type=float, default=90, help="... but at most this long (s)")
 
 
 def wait_for_quiet(threshold: float, max_wait: float) -> str:

@@ -41,6 +41,7 @@ from benchmarks._servers import (
     UNLIMITED_TIERS,
     CoreTimes,
     Server,
+    add_quiet_load_arguments,
     cpu_seconds,
     flush_redis,
     free_port,
@@ -424,13 +425,7 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["all-in-one", "split"], default=None, help="run one variant only"
     )
-    parser.add_argument(
-        "--quiet-load",
-        type=float,
-        default=0.5,
-        help="before each variant, wait until the 1-minute load average is below this",
-    )
-    parser.add_argument("--max-wait", type=float, default=90, help="... but at most this long (s)")
+    add_quiet_load_arguments(parser)
     parser.add_argument(
         "--no-count-round-trips",
         dest="count_round_trips",

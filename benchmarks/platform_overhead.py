@@ -19,6 +19,7 @@ import httpx
 
 from benchmarks._servers import (
     UNLIMITED_TIERS,
+    add_quiet_load_arguments,
     flush_redis,
     machine_facts,
     start_granian,
@@ -86,13 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--redis", default=None, help="also measure with QGATE_STORE=redis")
-    parser.add_argument(
-        "--quiet-load",
-        type=float,
-        default=0.5,
-        help="before each variant, wait until the 1-minute load average is below this",
-    )
-    parser.add_argument("--max-wait", type=float, default=90, help="... but at most this long (s)")
+    add_quiet_load_arguments(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install wrk")
