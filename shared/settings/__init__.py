@@ -16,6 +16,7 @@ from shared.settings._load import ENV_PREFIX as ENV_PREFIX
 from shared.settings._load import load_settings, setting_names
 from shared.settings._model import (
     AuthSettings,
+    ContainmentSettings,
     DevIssuerSettings,
     ErpKind,
     IdempotencySettings,
@@ -33,6 +34,7 @@ from shared.settings._validate import validate_for_mode
 
 __all__ = [
     "AuthSettings",
+    "ContainmentSettings",
     "DevIssuerSettings",
     "ErpKind",
     "IdempotencySettings",

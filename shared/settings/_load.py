@@ -17,6 +17,7 @@ import msgspec
 
 from shared.settings._model import (
     AuthSettings,
+    ContainmentSettings,
     DevIssuerSettings,
     IdempotencySettings,
     LayerSettings,
@@ -32,7 +33,15 @@ __all__ = ["CONFIG_FILE_ENV", "ENV_PREFIX", "load_settings", "setting_names"]
 ENV_PREFIX: Final = "QGATE_"
 CONFIG_FILE_ENV: Final = "QGATE_CONFIG_FILE"
 
-_SECTIONS: Final = ("auth", "dev_issuer", "rate_limit", "idempotency", "layers", "process")
+_SECTIONS: Final = (
+    "auth",
+    "dev_issuer",
+    "rate_limit",
+    "idempotency",
+    "layers",
+    "process",
+    "containment",
+)
 _TABLE_FIELDS: Final = {
     ("dev_issuer", "clients"),
     ("rate_limit", "tiers"),
@@ -105,6 +114,7 @@ def _section_cls(section: str) -> type[msgspec.Struct]:
         "idempotency": IdempotencySettings,
         "layers": LayerSettings,
         "process": ProcessSettings,
+        "containment": ContainmentSettings,
     }
     return classes[section]
 

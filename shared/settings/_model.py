@@ -11,6 +11,7 @@ from shared.auth.clients import ClientConfig, demo_clients
 
 __all__ = [
     "AuthSettings",
+    "ContainmentSettings",
     "DevIssuerSettings",
     "ErpKind",
     "IdempotencySettings",
@@ -171,6 +172,36 @@ class ProcessSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     """Rejection rate above which a supplier is on PROBATION."""
 
 
+class ContainmentSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The supplier containment saga, procurement holds and webhook deliveries."""
+
+    enabled: bool = True
+    """Start a containment case for every failed incoming inspection (the bus consumer)."""
+    retry_base_seconds: _Seconds = 2.0
+    """Delay before a failed step is tried again; doubles per attempt (with jitter)."""
+    retry_max_seconds: _Seconds = 300.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 50
+    """Attempts of one step before it waits for an operator (MANUAL)."""
+    worker_interval_seconds: _Seconds = 1.0
+    """How often the worker looks for steps and webhook deliveries that are due."""
+    worker_enabled: bool = True
+    """Run the containment and webhook worker in this process (a lease keeps replicas apart)."""
+    lease_seconds: _Seconds = 30.0
+    """How long one replica owns a case (or a delivery) while working on it."""
+    sync_interval_seconds: _Seconds = 60.0
+    """How often contained cases' nonconformance and CAPA are read from the QMS."""
+    erp_supplier_block: bool = False
+    """Also block the supplier's purchase orders and goods receipts in the ERP (supplier-wide,
+    where the connector can); the item's hold is kept in qgate either way."""
+    lift_requires_approval: bool = True
+    """Lifting a hold once the CAPA is verified needs a second person's approval."""
+    webhook_timeout_seconds: _Seconds = 10.0
+    webhook_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 12
+    """Attempts of one webhook delivery before it is FAILED (visible in the delivery log)."""
+    webhook_retry_base_seconds: _Seconds = 5.0
+    webhook_retry_max_seconds: _Seconds = 3_600.0
+
+
 class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
@@ -191,6 +222,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     idempotency: IdempotencySettings = msgspec.field(default_factory=IdempotencySettings)
     layers: LayerSettings = msgspec.field(default_factory=LayerSettings)
     process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
+    containment: ContainmentSettings = msgspec.field(default_factory=ContainmentSettings)
 
     @property
     def jwks_url(self) -> str:
