@@ -3,7 +3,7 @@
 ::
 
     qgate serve [all|system|process|experience|issuer] [--host H] [--port P]
-                [--server uvicorn|granian] [--workers N]
+                [--server uvicorn|granian] [--workers N] [--erp KIND] [--qms KIND]
     qgate token --client NAME [--scope "a b"] [--url http://127.0.0.1:8000]
     qgate token --list
     qgate contracts export [--dir openapi]
@@ -40,7 +40,7 @@ from shared.audit import AuditTrailError, RedisAuditTrail, Verification
 from shared.composition import SURFACES, create_layer, load_factory
 from shared.contracts import CONTRACTS_DIR, check_contracts, export_contracts
 from shared.governance import add_governance_commands
-from shared.settings import Settings, SettingsError, StoreKind, load_settings
+from shared.settings import ErpKind, QmsKind, Settings, SettingsError, StoreKind, load_settings
 
 __all__ = ["main"]
 
@@ -48,6 +48,12 @@ _TARGETS = ("all", "system", "process", "experience", "issuer")
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # The server's factory reads the environment again (in each worker): the options override
+    # the settings there.
+    if args.erp:
+        os.environ["QGATE_ERP"] = args.erp
+    if args.qms:
+        os.environ["QGATE_QMS"] = args.qms
     # Fail fast, with every settings problem of this deployment shape, before a server starts.
     settings = load_settings(layer=args.target)
     host = args.host or settings.host
@@ -219,6 +225,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default QGATE_PORT or 8000")
     serve.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--erp", choices=[kind.value for kind in ErpKind], help="the ERP connector (QGATE_ERP)"
+    )
+    serve.add_argument(
+        "--qms", choices=[kind.value for kind in QmsKind], help="the QMS connector (QGATE_QMS)"
+    )
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="get a token from the development issuer")

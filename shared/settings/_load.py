@@ -19,10 +19,12 @@ from shared.settings._model import (
     AuthSettings,
     ContainmentSettings,
     DevIssuerSettings,
+    EventSettings,
     IdempotencySettings,
     LayerSettings,
     ProcessSettings,
     RateLimitSettings,
+    S4HanaSettings,
     Settings,
     SettingsError,
 )
@@ -40,12 +42,15 @@ _SECTIONS: Final = (
     "idempotency",
     "layers",
     "process",
+    "events",
     "containment",
+    "s4hana",
 )
 _TABLE_FIELDS: Final = {
     ("dev_issuer", "clients"),
     ("rate_limit", "tiers"),
     ("rate_limit", "client_tiers"),
+    ("s4hana", "plants"),
 }
 
 
@@ -114,7 +119,9 @@ def _section_cls(section: str) -> type[msgspec.Struct]:
         "idempotency": IdempotencySettings,
         "layers": LayerSettings,
         "process": ProcessSettings,
+        "events": EventSettings,
         "containment": ContainmentSettings,
+        "s4hana": S4HanaSettings,
     }
     return classes[section]
 

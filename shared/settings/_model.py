@@ -10,10 +10,12 @@ import msgspec
 from shared.auth.clients import ClientConfig, demo_clients
 
 __all__ = [
+    "S4HANA_DEFAULT_PASSWORD",
     "AuthSettings",
     "ContainmentSettings",
     "DevIssuerSettings",
     "ErpKind",
+    "EventSettings",
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
@@ -21,6 +23,9 @@ __all__ = [
     "QmsKind",
     "RateLimitSettings",
     "ResultPolicy",
+    "S4HanaAuth",
+    "S4HanaPlant",
+    "S4HanaSettings",
     "Settings",
     "SettingsError",
     "StoreKind",
@@ -48,6 +53,10 @@ class ErpKind(enum.StrEnum):
     """Which ERP connector the system layer uses (``QGATE_ERP``)."""
 
     REFERENCE = "reference"
+    S4HANA = "s4hana"
+    """SAP S/4HANA over its OData v2 APIs (``QGATE_S4HANA_*``)."""
+    S4HANA_SIM = "s4hana-sim"
+    """The bundled S/4HANA simulator, in-process, seeded with the demo data (development)."""
 
 
 class QmsKind(enum.StrEnum):
@@ -202,6 +211,167 @@ class ContainmentSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fi
     webhook_retry_max_seconds: _Seconds = 3_600.0
 
 
+class S4HanaAuth(enum.StrEnum):
+    """How qgate authenticates to S/4HANA (a communication user, or OAuth 2.0)."""
+
+    BASIC = "basic"
+    OAUTH2 = "oauth2"
+
+
+S4HANA_DEFAULT_PASSWORD = "qgate-s4hana-dev"  # noqa: S105 - the simulator's development password
+
+
+def _movement_types() -> dict[str, str]:
+    # SAP's standard transfer postings; RESTRICTED and RETURNS moves have no standard movement
+    # type and take the customer's own (9xx/Zxx) ones.
+    return {
+        "QUALITY_INSPECTION>AVAILABLE": "321",
+        "AVAILABLE>QUALITY_INSPECTION": "322",
+        "BLOCKED>AVAILABLE": "343",
+        "AVAILABLE>BLOCKED": "344",
+        "BLOCKED>QUALITY_INSPECTION": "349",
+        "QUALITY_INSPECTION>BLOCKED": "350",
+        "AVAILABLE>AVAILABLE": "311",
+        "QUALITY_INSPECTION>QUALITY_INSPECTION": "323",
+        "BLOCKED>BLOCKED": "325",
+        "AVAILABLE>RESTRICTED": "Z21",
+        "RESTRICTED>AVAILABLE": "Z22",
+        "RESTRICTED>BLOCKED": "Z23",
+        "BLOCKED>RESTRICTED": "Z24",
+        "QUALITY_INSPECTION>RESTRICTED": "Z25",
+        "AVAILABLE>RETURNS": "Z31",
+        "BLOCKED>RETURNS": "Z32",
+        "RESTRICTED>RETURNS": "Z33",
+        "QUALITY_INSPECTION>RETURNS": "Z34",
+        "RETURNS>BLOCKED": "Z35",
+        "RETURNS>QUALITY_INSPECTION": "Z36",
+        "RETURNS>AVAILABLE": "Z37",
+        "RETURNS>RESTRICTED": "Z38",
+        "AVAILABLE>SCRAP": "551",
+        "QUALITY_INSPECTION>SCRAP": "553",
+        "BLOCKED>SCRAP": "555",
+        "RESTRICTED>SCRAP": "Z51",
+        "RETURNS>SCRAP": "Z52",
+        "RECEIPT": "101",
+        "ISSUE": "201",
+    }
+
+
+class S4HanaPlant(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How one plant's SAP customizing says qgate's canonical terms (all customer-specific)."""
+
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] = "ZZ"
+    """The plant's country (API_PLANT_SRV does not publish it)."""
+    storage_location: str = "0001"
+    """Where receipts are posted and stock is kept."""
+    rejected_storage_location: str = "0009"
+    """Where REJECTED stock is moved (blocked stock in a separate storage location)."""
+    purchasing_organization: str = "1010"
+    stock_types: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "AVAILABLE": "01",
+            "QUALITY_INSPECTION": "02",
+            "RETURNS": "03",
+            "BLOCKED": "07",
+            "RESTRICTED": "08",
+        }
+    )
+    """Canonical stock category -> SAP inventory stock type (``InventoryStockType``)."""
+    movement_types: dict[str, str] = msgspec.field(default_factory=_movement_types)
+    """``FROM>TO`` category (or ``FROM>SCRAP``, ``RECEIPT``, ``ISSUE``) -> movement type."""
+    reason_codes: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "QUARANTINE": "0001",
+            "RELEASED": "0002",
+            "RESTRICTED": "0003",
+            "BLOCKED": "0004",
+            "REJECTED": "0005",
+            "SCRAPPED": "0006",
+            "RETURNED_TO_SUPPLIER": "0007",
+        }
+    )
+    """Lot disposition -> reason for movement (``GoodsMovementReasonCode``) of its postings."""
+    ud_catalog: str = "3"
+    ud_selected_set: str = "01"
+    ud_code_group: str = "01"
+    ud_codes: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "RELEASED": "A1",
+            "RESTRICTED": "A2",
+            "BLOCKED": "R1",
+            "REJECTED": "R2",
+            "QUARANTINE": "R3",
+        }
+    )
+    """Lot disposition -> usage decision code (its valuation: A accept, R reject)."""
+    ud_stock_types: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "AVAILABLE": "01",
+            "BLOCKED": "07",
+            "RESTRICTED": "08",
+            "RETURNS": "03",
+        }
+    )
+    """Canonical stock category -> usage decision stock posting (``UsageDecisionStockType``)."""
+
+
+def _demo_plants() -> dict[str, S4HanaPlant]:
+    return {"1000": S4HanaPlant(country="DE"), "2000": S4HanaPlant(country="US")}
+
+
+class S4HanaSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The SAP S/4HANA connector (``QGATE_ERP=s4hana``) and its simulator (``s4hana-sim``)."""
+
+    base_url: str = "https://s4hana.example.com"
+    """Where the OData services live (``/sap/opu/odata/sap/<SERVICE>`` is appended)."""
+    auth: S4HanaAuth = S4HanaAuth.BASIC
+    user: str = "QGATE_COMM"
+    """The communication user (basic auth)."""
+    password: str = S4HANA_DEFAULT_PASSWORD
+    """The communication user's password (refused in production while it is the default)."""
+    token_url: str | None = None
+    """OAuth 2.0 token endpoint (client credentials)."""
+    client_id: str | None = None
+    client_secret: str | None = None
+    sap_client: str | None = None
+    """``sap-client`` query parameter (on-premise systems with several clients)."""
+    language: str = "EN"
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 500
+    """``$top`` of each OData request; the connector follows ``__next`` for the rest."""
+    plants: dict[str, S4HanaPlant] = msgspec.field(default_factory=_demo_plants)
+    """Plant -> its mapping tables (JSON); a plant not listed uses the defaults."""
+
+
+class EventSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The event bus (Redis Streams with ``QGATE_STORE=redis``, else in memory): delivery,
+    retries, dead letters, deduplication, and the outbox relay."""
+
+    max_deliveries: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    """Deliveries of an event to a consumer group before it goes to the dead-letter stream."""
+    retry_base_seconds: _Seconds = 1.0
+    """Delay before an event a handler failed on is delivered again; doubles per delivery
+    (with jitter) up to ``retry_max_seconds``."""
+    retry_max_seconds: _Seconds = 60.0
+    claim_idle_seconds: _Seconds = 300.0
+    """An event delivered this long ago and not acknowledged (its consumer died) is claimed by
+    another consumer of the group; keep it above the slowest handler and ``retry_max_seconds``."""
+    block_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 1000
+    """How long a consumer waits for new events per read (also the stop latency)."""
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 16
+    """Events a consumer reads at a time."""
+    stream_maxlen: Annotated[int, msgspec.Meta(ge=100)] = 100_000
+    """Approximate length a stream (and its dead-letter stream) is trimmed to."""
+    dedup_ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] = 604_800
+    """How long a group remembers the ids of events it processed (duplicates are skipped)."""
+    consumer_name: str | None = None
+    """This replica's consumer name in every group; default ``<host>-<pid>-<random>``."""
+    consumers_enabled: bool = True
+    """Run this replica's event consumers (and outbox relay)."""
+    outbox_interval_seconds: _Seconds = 0.2
+    """How often the outbox relay moves events written with a state change to the bus."""
+
+
 class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
@@ -213,7 +383,8 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log_format: str = "json"
     """``json`` (one object per line) or ``text``."""
     erp: ErpKind = ErpKind.REFERENCE
-    """The ERP behind the system layer: ``reference`` (bundled, seeded with demo data)."""
+    """The ERP behind the system layer: ``reference`` (bundled, seeded with demo data),
+    ``s4hana`` (SAP S/4HANA) or ``s4hana-sim`` (the bundled S/4HANA simulator)."""
     qms: QmsKind = QmsKind.REFERENCE
     """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data)."""
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
@@ -222,7 +393,9 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     idempotency: IdempotencySettings = msgspec.field(default_factory=IdempotencySettings)
     layers: LayerSettings = msgspec.field(default_factory=LayerSettings)
     process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
+    events: EventSettings = msgspec.field(default_factory=EventSettings)
     containment: ContainmentSettings = msgspec.field(default_factory=ContainmentSettings)
+    s4hana: S4HanaSettings = msgspec.field(default_factory=S4HanaSettings)
 
     @property
     def jwks_url(self) -> str:

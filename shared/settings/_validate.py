@@ -9,7 +9,15 @@ from typing import Final
 import limits
 
 from shared.auth.verifier import SUPPORTED_ALGORITHMS
-from shared.settings._model import Mode, Settings, SettingsError, StoreKind
+from shared.settings._model import (
+    S4HANA_DEFAULT_PASSWORD,
+    ErpKind,
+    Mode,
+    S4HanaAuth,
+    Settings,
+    SettingsError,
+    StoreKind,
+)
 
 __all__ = ["validate_for_mode"]
 
@@ -66,6 +74,29 @@ def _tier_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _s4hana_problems(settings: Settings) -> list[str]:
+    """Production refusals of the S/4HANA connector's settings."""
+    if settings.erp is ErpKind.S4HANA_SIM:
+        return ["QGATE_ERP=s4hana-sim is the development simulator: use s4hana in production"]
+    if settings.erp is not ErpKind.S4HANA:
+        return []
+    s4 = settings.s4hana
+    problems = []
+    if s4.auth is S4HanaAuth.BASIC and s4.password == S4HANA_DEFAULT_PASSWORD:
+        problems.append(
+            "QGATE_S4HANA_PASSWORD is the default development password: set the communication "
+            "user's password (or QGATE_S4HANA_AUTH=oauth2)"
+        )
+    if s4.auth is S4HanaAuth.OAUTH2 and not (s4.token_url and s4.client_id and s4.client_secret):
+        problems.append(
+            "QGATE_S4HANA_AUTH=oauth2 needs QGATE_S4HANA_TOKEN_URL, QGATE_S4HANA_CLIENT_ID and "
+            "QGATE_S4HANA_CLIENT_SECRET"
+        )
+    if not s4.base_url.startswith("https://"):
+        problems.append("QGATE_S4HANA_BASE_URL must be an https:// URL in production")
+    return problems
+
+
 def validate_for_mode(settings: Settings, *, layer: str | None = None) -> None:
     """Refuse a configuration that is unsafe for its mode, naming every problem at once.
 
@@ -97,6 +128,7 @@ def validate_for_mode(settings: Settings, *, layer: str | None = None) -> None:
             )
         if not settings.auth.issuer.startswith("https://"):
             problems.append("QGATE_AUTH_ISSUER must be an https:// URL in production")
+        problems.extend(_s4hana_problems(settings))
     for id_field, secret_field in _SERVICE_CLIENTS.get(layer or "", ()):
         client_id = getattr(settings.layers, id_field)
         if settings.service_secret(client_id, getattr(settings.layers, secret_field)) is None:

@@ -321,6 +321,20 @@ def test_prod_refuses_insecure_defaults_listing_every_problem() -> None:
         ({"QGATE_DEV_ISSUER_ENABLED": "true"}, "development token issuer is enabled"),
         ({"QGATE_STORE": "memory"}, "in-memory stores"),
         ({"QGATE_AUTH_ISSUER": "http://idp.example.com"}, "must be an https:// URL"),
+        ({"QGATE_ERP": "s4hana-sim"}, "development simulator"),
+        ({"QGATE_ERP": "s4hana"}, "QGATE_S4HANA_PASSWORD is the default"),
+        (
+            {"QGATE_ERP": "s4hana", "QGATE_S4HANA_AUTH": "oauth2"},
+            "needs QGATE_S4HANA_TOKEN_URL",
+        ),
+        (
+            {
+                "QGATE_ERP": "s4hana",
+                "QGATE_S4HANA_PASSWORD": "x",
+                "QGATE_S4HANA_BASE_URL": "http://s4",
+            },
+            "QGATE_S4HANA_BASE_URL must be an https:// URL",
+        ),
     ],
 )
 def test_prod_refuses_each_insecure_setting(override: dict[str, str], expected: str) -> None:
@@ -334,6 +348,13 @@ def test_prod_accepts_a_secure_configuration() -> None:
     settings = load_settings(PROD_OK, layer="system")
     assert settings.mode is Mode.PROD
     assert settings.store is StoreKind.REDIS
+
+
+def test_prod_accepts_s4hana_with_its_own_password() -> None:
+    settings = load_settings(
+        {**PROD_OK, "QGATE_ERP": "s4hana", "QGATE_S4HANA_PASSWORD": "set-by-ops"}, layer="system"
+    )
+    assert settings.erp is ErpKind.S4HANA
 
 
 @pytest.mark.parametrize(
@@ -429,8 +450,10 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         "store": "redis",
         "log_format": "text",
         "log_level": "warning",
-        "erp": "reference",
+        "erp": "s4hana-sim",
         "qms": "reference",
+        "s4hana.auth": "oauth2",
+        "s4hana.plants": json.dumps({"3000": {"country": "FR", "storage_location": "0003"}}),
         "auth.algorithms": "RS256",
         "process.result_policy": "apply",
         "rate_limit.tiers": json.dumps(
@@ -463,8 +486,8 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         settings = load_settings({env_name: raw})
         value = msgspec.to_builtins(settings)
         got = value[section][sub] if sub else value[section]
-        # prod needs more than one variable; erp and qms have one connector each so far.
-        assert got != default or dotted in {"mode", "erp", "qms"}, dotted
+        # prod needs more than one variable; qms has one connector so far.
+        assert got != default or dotted in {"mode", "qms"}, dotted
 
 
 def test_the_erp_and_qms_connectors_are_chosen_by_name() -> None:
