@@ -19,6 +19,7 @@ from process_apis.dispositions.store import (
 from process_apis.dispositions.worker import RetryWorker
 from process_apis.inspections.controllers import handlers as inspection_routes
 from process_apis.inspections.service import InspectionService
+from process_apis.records.controllers import handlers as record_routes
 from process_apis.suppliers.controllers import handlers as supplier_routes
 from process_apis.suppliers.service import SupplierQualityService
 from process_apis.surfaces import QUALITY, SURFACES
@@ -87,6 +88,7 @@ def create_app(
                     *dispositions,
                     *inspection_routes,
                     *supplier_routes,
+                    *record_routes,
                     *audit_routes,
                 ],
                 dependencies=SERVICES,

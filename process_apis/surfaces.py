@@ -27,6 +27,8 @@ QUALITY = Surface(
         ),
         "Inspections": "Inspection on goods receipt, and results that propose a disposition.",
         "Suppliers": "Supplier quality status across ERP and QMS.",
+        "Lots": "Lots in the ERP, with disposition and stock, to read and filter.",
+        "Nonconformances": "Nonconformances in the QMS, to read and filter.",
         "Audit trail": "Who changed what, when and why: hash-chained, verifiable.",
         "Diagnostics": "Verify the caller and the chain of layers.",
     },

@@ -34,6 +34,7 @@ from shared.errors import (
     CapabilityUnsupported,
     DownstreamRejected,
     DownstreamUnavailable,
+    InvalidCursor,
     NotFound,
     PreconditionFailed,
 )
@@ -41,10 +42,12 @@ from shared.http import LayerClient
 from shared.models.commands import (
     InspectionCreate,
     LotDispositionChange,
+    NonconformanceCreate,
+    PurchasingBlockChange,
     ResultsRecord,
     UsageDecisionCreate,
 )
-from shared.models.erp import GoodsReceipt, Lot, Supplier
+from shared.models.erp import GoodsReceipt, Lot, LotPage, Supplier
 from shared.models.qms import (
     Capa,
     CapaPage,
@@ -128,6 +131,8 @@ class SystemClient:
         slug, detail = _detail(response)
         if status == 404:
             return NotFound(detail or f"{path} does not exist")
+        if status == 400 and slug == "invalid-cursor":
+            return InvalidCursor(detail or "The cursor is not one this list issued.")
         if status == 409 and slug == "backend-rejected":
             return BackendRejected(detail)
         if status == 412:
@@ -156,6 +161,18 @@ class SystemClient:
         record, _ = await self._call(
             "POST", path, into=into, chain=chain, body=body, key=key, if_match=if_match
         )
+        return record
+
+    async def page(
+        self,
+        path: str,
+        into: type[_T],
+        params: Mapping[str, str | None],
+        chain: Sequence[Caller],
+    ) -> _T:
+        """One page of a system-API list (filters left out when None; its cursor passed on)."""
+        url = httpx.URL(path, params={k: v for k, v in params.items() if v is not None})
+        record, _ = await self._call("GET", str(url), into=into, chain=chain)
         return record
 
     async def _pages(
@@ -202,6 +219,29 @@ class SystemClient:
             if_match=if_match,
         )
 
+    def lots(self, chain: Sequence[Caller], **filters: str) -> AsyncIterator[Lot]:
+        return self._pages(f"{ERP}/lots", LotPage, filters, chain)
+
+    async def set_purchasing_block(
+        self,
+        supplier_id: str,
+        change: PurchasingBlockChange,
+        *,
+        key: str,
+        chain: Sequence[Caller],
+    ) -> Supplier:
+        """Set the supplier's blocked functions (none lifts the block); 501 where the ERP
+        cannot block purchasing."""
+        record, _ = await self._call(
+            "PUT",
+            f"{ERP}/suppliers/{supplier_id}/purchasing-block",
+            into=Supplier,
+            chain=chain,
+            body=change,
+            key=key,
+        )
+        return record
+
     async def goods_receipt(self, receipt_id: str, chain: Sequence[Caller]) -> GoodsReceipt:
         return await self._get(f"{ERP}/goods-receipts/{receipt_id}", GoodsReceipt, chain)
 
@@ -246,6 +286,13 @@ class SystemClient:
 
     async def nonconformance(self, nc_id: str, chain: Sequence[Caller]) -> Nonconformance:
         return await self._get(f"{QMS}/nonconformances/{nc_id}", Nonconformance, chain)
+
+    async def create_nonconformance(
+        self, command: NonconformanceCreate, *, key: str, chain: Sequence[Caller]
+    ) -> Nonconformance:
+        return await self._post(
+            f"{QMS}/nonconformances", command, Nonconformance, key=key, chain=chain
+        )
 
     def nonconformances(
         self, chain: Sequence[Caller], **filters: str
