@@ -99,6 +99,8 @@ def _token(args: argparse.Namespace) -> int:
                 claims.append(f"supplier_id={client.supplier_id}")
             if client.plants:
                 claims.append(f"plants={','.join(client.plants)}")
+            if client.users:
+                claims.append(f"users={','.join(client.users)}")
             print(f"{client.client_id:28} {' '.join(client.scopes)}  {' '.join(claims)}")
         return 0
     if not args.client:
@@ -115,6 +117,8 @@ def _token(args: argparse.Namespace) -> int:
     form = {"grant_type": "client_credentials"}
     if args.scope:
         form["scope"] = args.scope
+    if args.subject:
+        form["subject"] = args.subject
     try:
         response = httpx.post(
             url, data=form, auth=(chosen.client_id, chosen.client_secret), timeout=10.0
@@ -236,6 +240,9 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="get a token from the development issuer")
     token.add_argument("--client", help="client id (see --list)")
     token.add_argument("--scope", help="space-separated subset of the client's scopes")
+    token.add_argument(
+        "--subject", help="the person using the app (one of its users, see --list); default: none"
+    )
     token.add_argument("--url", help="where qgate serves /oauth/token (default QGATE_HOST:PORT)")
     token.add_argument("--list", action="store_true", help="list the clients and their scopes")
     token.set_defaults(run=_token)

@@ -19,6 +19,9 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     supplier_id: str | None = None  # partner clients: the supplier whose data it may see
     plants: list[str] | None = None  # plant clients: the plants whose data it may see
     tier: str = "standard"  # rate limit tier
+    users: list[str] | None = None
+    """Dev issuer only: people this app may ask a token for (``subject``), standing in for
+    the identity provider's user login; the token's ``sub`` is then the person, not the app."""
 
 
 def _demo(
@@ -29,6 +32,7 @@ def _demo(
     supplier_id: str | None = None,
     plants: list[str] | None = None,
     tier: str = "standard",
+    users: list[str] | None = None,
 ) -> ClientConfig:
     # DEMO ONLY: the secret is derived from the client id and is public knowledge. These clients
     # exist for the embedded default and tests; production mode refuses the dev issuer.
@@ -40,6 +44,7 @@ def _demo(
         supplier_id=supplier_id,
         plants=plants,
         tier=tier,
+        users=users,
     )
 
 
@@ -48,8 +53,20 @@ def demo_clients() -> list[ClientConfig]:
     plant_scopes = ["plant.read", "plant.write"]
     partner_scopes = ["partner.read", "partner.respond"]
     clients = [
-        _demo("plant-app", plant_scopes, "Plant app for plant 1000", plants=["1000"]),
-        _demo("plant-app-2000", plant_scopes, "Plant app for plant 2000", plants=["2000"]),
+        _demo(
+            "plant-app",
+            plant_scopes,
+            "Plant app for plant 1000",
+            plants=["1000"],
+            users=["a.becker", "m.novak"],
+        ),
+        _demo(
+            "plant-app-2000",
+            plant_scopes,
+            "Plant app for plant 2000",
+            plants=["2000"],
+            users=["j.lee"],
+        ),
     ]
     for n in range(1, 5):
         supplier = f"SUP-{n:04d}"
@@ -59,12 +76,13 @@ def demo_clients() -> list[ClientConfig]:
                 partner_scopes,
                 f"Supplier portal of {supplier}",
                 supplier_id=supplier,
+                users=[f"quality@{supplier.lower()}.example"],
             )
         )
     clients += [
         _demo(
             "experience-service",
-            ["quality.read", "quality.write", DELEGATION_SCOPE],
+            ["quality.read", "quality.write", "quality.audit.read", DELEGATION_SCOPE],
             "Experience layer calling the process layer",
             tier="service",
         ),

@@ -127,21 +127,28 @@ class DevIssuer:
             header, dict(claims), self._key, registry=self._registry, default_type=None
         )
 
-    def issue(self, client_id: str, scope: str | None = None) -> TokenResponse:
+    def issue(
+        self, client_id: str, scope: str | None = None, *, subject: str | None = None
+    ) -> TokenResponse:
         """A token for ``client_id`` without checking its secret (CLI and tests).
 
+        ``subject``: the person using the app (one of the client's ``users``), as the identity
+        provider's user login would name them in ``sub``; default the client itself.
+
         :raises OAuthError: ``invalid_client`` for an unknown client, ``invalid_scope`` for a
-            scope the client may not have.
+            scope the client may not have, ``invalid_request`` for a subject it may not name.
         """
         client = self._clients.get(client_id)
         if client is None:
             raise _invalid_client()
+        if subject is not None and subject not in (client.users or ()):
+            raise OAuthError(400, "invalid_request", "subject is not a user of this client")
         granted = self._grant(client, scope)
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
-            "sub": client.client_id,
+            "sub": subject or client.client_id,
             "client_id": client.client_id,
             "iat": now,
             "nbf": now,
@@ -176,7 +183,7 @@ class DevIssuer:
         client = self._authenticate(basic_auth, form)
         if not client.scopes:
             raise OAuthError(400, "unauthorized_client", "the client may not obtain tokens")
-        return self.issue(client.client_id, form.get("scope"))
+        return self.issue(client.client_id, form.get("scope"), subject=form.get("subject"))
 
     def _authenticate(self, basic_auth: str | None, form: Mapping[str, str]) -> ClientConfig:
         form_id = form.get("client_id")
