@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from litestar import Litestar
 
+from experience_apis.clients.process import ProcessClient
 from experience_apis.partner import controllers as partner
 from experience_apis.plant import controllers as plant
 from experience_apis.surfaces import SURFACES
@@ -49,7 +50,7 @@ def create_app(
         issuer_transport=issuer_transport,
         readiness=[("process-layer", process.ready)],
         closers=[process.aclose],
-        state={"process": process},
+        state={"process": process, "process_client": ProcessClient(process)},
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
     )

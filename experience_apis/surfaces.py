@@ -16,7 +16,17 @@ PARTNER = Surface(
         "claim: another supplier's record answers 404."
     ),
     contract="experience_apis/partner.v1.yaml",
-    tags={"Diagnostics": "Verify the caller and the chain of layers."},
+    tags={
+        "Lots": "My lots at the customer's plants, and what was decided about them.",
+        "Inspections": "Summaries of the inspections of my material.",
+        "Nonconformances": "Nonconformances about my material.",
+        "Containment cases": (
+            "Containment of my material after a failed inspection: the case, its lots at "
+            "every plant, and my response (actions taken, 8D D3 answer, documents)."
+        ),
+        "Scorecard": "My incoming quality as the customer measures it.",
+        "Diagnostics": "Verify the caller and the chain of layers.",
+    },
     examples=diagnostic_examples,
 )
 
@@ -29,7 +39,12 @@ PLANT = Surface(
         "another plant's record answers 404."
     ),
     contract="experience_apis/plant.v1.yaml",
-    tags={"Diagnostics": "Verify the caller and the chain of layers."},
+    tags={
+        "Lots": "Lots at my plants, held inventory, and each lot's timeline.",
+        "Inspections": "Inspections at my plants: pending work and recording results.",
+        "Dispositions": "Requesting a lot disposition on behalf of the plant user.",
+        "Diagnostics": "Verify the caller and the chain of layers.",
+    },
     examples=diagnostic_examples,
 )
 

@@ -17,7 +17,8 @@
     │   ├── Conflict                   409
     │   │   ├── IdempotencyKeyInFlight 409  (retryable)
     │   │   ├── BackendRejected        409  (permanent: the ERP/QMS refused; its message shown)
-    │   │   └── TransitionNotAllowed   409  (the record's state does not allow the change)
+    │   │   ├── TransitionNotAllowed   409  (the record's state does not allow the change)
+    │   │   └── ProcurementHoldActive  409  (purchasing of the supplier's item is on hold)
     │   ├── PreconditionFailed         412
     │   ├── UnprocessableContent       422  (``errors[]`` lists every validation error)
     │   │   ├── ValidationFailed       422
@@ -38,6 +39,7 @@ correlation id to quote when reporting it.
 """
 
 from shared.errors._handlers import exception_handlers
+from shared.errors._relay import relayed_error
 from shared.errors._render import problem_response, render_error
 from shared.errors._tree import (
     PROBLEM_JSON,
@@ -64,6 +66,7 @@ from shared.errors._tree import (
     PreconditionFailed,
     PreconditionRequired,
     Problem,
+    ProcurementHoldActive,
     QgateError,
     RateLimited,
     SelfApproval,
@@ -100,6 +103,7 @@ __all__ = [
     "PreconditionFailed",
     "PreconditionRequired",
     "Problem",
+    "ProcurementHoldActive",
     "QgateError",
     "RateLimited",
     "SelfApproval",
@@ -112,5 +116,6 @@ __all__ = [
     "exception_handlers",
     "json_body_type",
     "problem_response",
+    "relayed_error",
     "render_error",
 ]

@@ -172,6 +172,13 @@ class TransitionNotAllowed(Conflict):
     title = "Not allowed in the current state"
 
 
+class ProcurementHoldActive(Conflict):
+    """409: purchasing of this item from this supplier is on hold (a containment case)."""
+
+    slug = "procurement-hold"
+    title = "Purchasing from this supplier is on hold"
+
+
 class PreconditionFailed(ClientError):
     status = 412
     slug = "precondition-failed"
