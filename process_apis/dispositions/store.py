@@ -7,7 +7,9 @@ Both implementations keep the same promises, checked by one test suite:
   disposition (PENDING_*), and a second request for it is refused with :class:`LotBusy`;
 - :meth:`~DispositionStore.save` is a compare-and-set on ``version`` (the stored one must be
   ``version - 1``), so two replicas can never overwrite each other's progress; reaching a
-  terminal status frees the lot;
+  terminal status frees the lot; the events it is given go into the store's outbox in the same
+  atomic step (:mod:`shared.events`: saved together with the change, or not at all), and an
+  :class:`~shared.events.OutboxRelay` publishes them;
 - :meth:`~DispositionStore.due` lists what the worker should retry (``nextAttemptAt`` passed),
   and :meth:`~DispositionStore.lease` lets one replica at a time work on a disposition; a lease
   expires by itself, so a crashed replica's work is picked up by another;
@@ -22,6 +24,7 @@ Redis layout (one hash tag, so a Redis Cluster keeps it in one slot)::
     qgate:{disp}:due              zset (score: next attempt, ms since the epoch)
     qgate:{disp}:active:<lotId>   the lot's active disposition id
     qgate:{disp}:lease:<id>       the replica working on it (PX lease)
+    qgate:{disp}:outbox           stream of events saved with a change, for the relay
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ from process_apis.dispositions.models import (
     Disposition,
     DispositionStatus,
 )
+from shared.events import CloudEvent, MemoryOutbox, Outbox, RedisOutbox, outbox_entry, outbox_lua
 from shared.stores import Store
 
 __all__ = [
+    "Announcement",
     "DispositionStore",
     "LotBusy",
     "MemoryDispositionStore",
@@ -73,8 +78,17 @@ def _ms(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
+Announcement = tuple[str, CloudEvent]
+"""An event a save publishes, and the stream it goes to."""
+
+
 class DispositionStore(Store):
     """Durable dispositions; every method is atomic across every instance sharing a backend."""
+
+    @property
+    @abc.abstractmethod
+    def outbox(self) -> Outbox:
+        """Where :meth:`save` leaves the events it is given, for an outbox relay."""
 
     @abc.abstractmethod
     async def create(self, disposition: Disposition) -> None:
@@ -85,9 +99,10 @@ class DispositionStore(Store):
     async def get(self, disposition_id: str) -> Disposition | None: ...
 
     @abc.abstractmethod
-    async def save(self, disposition: Disposition) -> None:
-        """Replace the stored version ``disposition.version - 1`` with ``disposition``; raise
-        :class:`StaleDisposition` otherwise."""
+    async def save(self, disposition: Disposition, *, events: Sequence[Announcement] = ()) -> None:
+        """Replace the stored version ``disposition.version - 1`` with ``disposition`` and put
+        ``events`` in the outbox, in one atomic step; raise :class:`StaleDisposition` (and
+        keep neither) otherwise."""
 
     @abc.abstractmethod
     async def find(
@@ -112,6 +127,14 @@ class DispositionStore(Store):
     async def unlease(self, disposition_id: str, owner: str) -> None:
         """Give the lease back if ``owner`` still holds it."""
 
+    @abc.abstractmethod
+    async def count(self, status: DispositionStatus) -> int:
+        """How many dispositions are in ``status`` (read by the metrics at scrape time)."""
+
+    @abc.abstractmethod
+    async def oldest(self, status: DispositionStatus) -> Disposition | None:
+        """The disposition in ``status`` that was created first, if any."""
+
 
 class MemoryDispositionStore(DispositionStore):
     """One process's dispositions (lost on restart: the embedded default and unit tests)."""
@@ -121,6 +144,11 @@ class MemoryDispositionStore(DispositionStore):
         self._active: dict[str, str] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._lock = asyncio.Lock()
+        self._outbox = MemoryOutbox()
+
+    @property
+    def outbox(self) -> MemoryOutbox:
+        return self._outbox
 
     async def create(self, disposition: Disposition) -> None:
         async with self._lock:
@@ -136,12 +164,14 @@ class MemoryDispositionStore(DispositionStore):
     async def get(self, disposition_id: str) -> Disposition | None:
         return self._records.get(disposition_id)
 
-    async def save(self, disposition: Disposition) -> None:
+    async def save(self, disposition: Disposition, *, events: Sequence[Announcement] = ()) -> None:
         async with self._lock:
             current = self._records.get(disposition.disposition_id)
             if current is None or current.version != disposition.version - 1:
                 raise StaleDisposition(disposition.disposition_id)
             self._records[disposition.disposition_id] = disposition
+            for stream, event in events:
+                self._outbox.append(stream, event)
             if (
                 disposition.status in TERMINAL
                 and self._active.get(disposition.lot_id) == disposition.disposition_id
@@ -192,6 +222,13 @@ class MemoryDispositionStore(DispositionStore):
     async def aclose(self) -> None:
         return None
 
+    async def count(self, status: DispositionStatus) -> int:
+        return sum(1 for d in self._records.values() if d.status is status)
+
+    async def oldest(self, status: DispositionStatus) -> Disposition | None:
+        chosen = await self.find(status=status, limit=1)
+        return chosen[0] if chosen else None
+
 
 # KEYS: rec, all, status-idx, lot-idx, due, active. ARGV: id, json, status, lot, due-ms or '',
 # active flag ('1'/'0'). Returns '' when stored, else the id holding the lot (or '!exists').
@@ -216,9 +253,11 @@ end
 return ''
 """
 
-# KEYS: rec, due, active. ARGV: id, json, version, status, due-ms or '', terminal flag,
-# status-index prefix. Returns 1 when saved, 0 when the stored version is not version - 1.
-_SAVE_LUA: Final = r"""
+# KEYS: rec, due, active, outbox. ARGV: id, json, version, status, due-ms or '', terminal flag,
+# status-index prefix, then one outbox entry per event. Returns 1 when saved, 0 when the stored
+# version is not version - 1 (and then nothing is written, events neither).
+_SAVE_LUA: Final = (
+    r"""
 local stored = redis.call('HMGET', KEYS[1], 'version', 'status')
 if not stored[1] or tonumber(stored[1]) ~= tonumber(ARGV[3]) - 1 then
   return 0
@@ -236,8 +275,10 @@ end
 if ARGV[6] == '1' and redis.call('GET', KEYS[3]) == ARGV[1] then
   redis.call('DEL', KEYS[3])
 end
-return 1
 """
+    + outbox_lua("KEYS[4]", 8)
+    + "return 1\n"
+)
 
 # KEYS: lease. ARGV: owner, ms. Take a free lease or renew our own.
 _LEASE_LUA: Final = r"""
@@ -267,6 +308,11 @@ class RedisDispositionStore(DispositionStore):
         self._save = client.register_script(_SAVE_LUA)
         self._lease = client.register_script(_LEASE_LUA)
         self._unlease = client.register_script(_UNLEASE_LUA)
+        self._outbox = RedisOutbox(client, self._key("outbox"))
+
+    @property
+    def outbox(self) -> RedisOutbox:
+        return self._outbox
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "qgate:{disp}:") -> RedisDispositionStore:
@@ -306,7 +352,7 @@ class RedisDispositionStore(DispositionStore):
         raw = await self._redis.hget(self._key("rec", disposition_id), "json")
         return None if raw is None else _decoder.decode(raw)
 
-    async def save(self, disposition: Disposition) -> None:
+    async def save(self, disposition: Disposition, *, events: Sequence[Announcement] = ()) -> None:
         d = disposition
         due = _ms(d.next_attempt_at)
         saved = await self._save(
@@ -314,6 +360,7 @@ class RedisDispositionStore(DispositionStore):
                 self._key("rec", d.disposition_id),
                 self._key("due"),
                 self._key("active", d.lot_id),
+                self._outbox.key,
             ],
             args=[
                 d.disposition_id,
@@ -323,6 +370,7 @@ class RedisDispositionStore(DispositionStore):
                 "" if due is None else str(due),
                 "1" if d.status in TERMINAL else "0",
                 self._key("status", ""),
+                *(outbox_entry(stream, event) for stream, event in events),
             ],
         )
         if int(saved) != 1:
@@ -379,3 +427,10 @@ class RedisDispositionStore(DispositionStore):
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+    async def count(self, status: DispositionStatus) -> int:
+        return int(await self._redis.zcard(self._key("status", status.value)))
+
+    async def oldest(self, status: DispositionStatus) -> Disposition | None:
+        chosen = await self.find(status=status, limit=1)
+        return chosen[0] if chosen else None
