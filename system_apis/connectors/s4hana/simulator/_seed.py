@@ -1,0 +1,387 @@
+"""The simulator's demo data: the reference demo's plants, products, suppliers, purchase orders
+and lots, booked the way S/4HANA would have booked them (goods receipts, inspection lots, usage
+decisions, transfer postings, goods issues), so the connector reads the same lots back
+(``LOT-1000-0022`` is batch ``0022`` at plant 1000)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.models import LotDisposition, StockCategory
+from shared.models.erp import GoodsReceipt, Lot, Supplier
+from shared.models.lifecycle import DEFAULT_CATEGORY
+from shared.settings import S4HanaSettings
+from system_apis.connectors.reference import ISSUABLE, build_demo
+from system_apis.connectors.s4hana._mapping import PlantCodes, parse_lot_id, parse_po_id
+from system_apis.connectors.s4hana._odata import decimal_text, odata_date
+from system_apis.connectors.s4hana._postings import (
+    Bucket,
+    plan_moves,
+    transfer_document,
+    ud_stock_posting,
+    usage_decision,
+)
+from system_apis.connectors.s4hana.simulator._postings import (
+    active_inspection_lot,
+    post_material_document,
+    post_ud_stock,
+    record_usage_decision,
+)
+from system_apis.connectors.s4hana.simulator._query import from_wire
+from system_apis.connectors.s4hana.simulator._state import State
+
+__all__ = ["block_code", "block_note", "seed_demo"]
+
+_QM_SYSTEMS = {"IATF 16949": "IATF", "ISO 9001": "ISO9"}
+_USER = "DEMO_SEED"
+
+
+@contextmanager
+def _at(state: State, moment: datetime) -> Iterator[None]:
+    clock = state.clock
+    state.clock = lambda: moment
+    try:
+        yield
+    finally:
+        state.clock = clock
+
+
+def seed_demo(state: State, settings: S4HanaSettings) -> State:
+    """Fill ``state`` with the demo (deterministic: the same state on every call)."""
+    erp, _ = build_demo()
+    for plant in erp.plants:
+        state.put(
+            "A_Plant",
+            {
+                "Plant": plant.plant_id,
+                "PlantName": plant.name,
+                "CompanyCode": "1010",
+                "CompanyCodeName": "qgate Demo",
+            },
+        )
+    for item in erp.items:
+        state.put(
+            "A_Product",
+            {
+                "Product": item.item_id,
+                "ProductType": "ROH",
+                "BaseUnit": item.base_uom,
+                "IsBatchManagementRequired": item.batch_managed,
+                "QltyMgmtInProcmtIsActive": True,
+                "LastChangeDateTime": None,
+            },
+        )
+        state.put(
+            "A_ProductDescription",
+            {"Product": item.item_id, "Language": "EN", "ProductDescription": item.description},
+        )
+        for plant in item.plants:
+            inspect = plant.inspection_required_on_receipt
+            state.put(
+                "A_ProductPlant",
+                {
+                    "Product": item.item_id,
+                    "Plant": plant.plant_id,
+                    "HasPostToInspectionStock": inspect,
+                    "IsBatchManagementRequired": item.batch_managed,
+                    "BaseUnit": item.base_uom,
+                },
+            )
+            state.put(
+                "A_ProductPlantQualityMgmt",
+                {
+                    "Product": item.item_id,
+                    "Plant": plant.plant_id,
+                    "HasPostToInspectionStock": inspect,
+                    "QualityMgmtCtrlKey": "0001" if inspect else "",
+                    "InspLotDocumentationIsRequired": False,
+                },
+            )
+    for supplier in erp.suppliers:
+        _supplier(state, settings, supplier)
+    for order in erp.purchase_orders:
+        number = parse_po_id(order.po_id)
+        state.put(
+            "A_PurchaseOrder",
+            {
+                "PurchaseOrder": number,
+                "CompanyCode": "1010",
+                "PurchaseOrderType": "NB",
+                "Supplier": order.supplier_id,
+                "PurchasingOrganization": "1010",
+                "PurchasingGroup": "001",
+                "PurchaseOrderDate": order.ordered_at,
+                "CreationDate": order.ordered_at,
+                "DocumentCurrency": "EUR",
+                "PurchasingProcessingStatus": "05",
+            },
+        )
+        for line in order.lines:
+            codes = PlantCodes.of(settings, line.plant_id)
+            state.put(
+                "A_PurchaseOrderItem",
+                {
+                    "PurchaseOrder": number,
+                    "PurchaseOrderItem": f"{line.line_no:05d}",
+                    "Plant": line.plant_id,
+                    "StorageLocation": codes.codes.storage_location,
+                    "Material": line.item_id,
+                    "OrderQuantity": decimal_text(line.quantity),
+                    "PurchaseOrderQuantityUnit": line.uom,
+                    "OverdelivTolrtdLmtRatioInPct": "10.0",
+                    "UnderdelivTolrtdLmtRatioInPct": "0.0",
+                    "GoodsReceiptIsExpected": True,
+                    "IsCompletelyDelivered": False,
+                    "PurchaseOrderItemCategory": "0",
+                },
+            )
+    lots = {lot.lot_id: lot for lot in erp.lots}
+    for receipt in erp.goods_receipts:
+        _book_lot(state, settings, receipt, lots[receipt.lot_id])
+    for supplier in erp.suppliers:
+        _block(state, supplier)
+    return state
+
+
+def _supplier(state: State, settings: S4HanaSettings, supplier: Supplier) -> None:
+    certification = supplier.qms_certification
+    valid_to = (
+        datetime.combine(certification.valid_to, datetime.min.time(), tzinfo=UTC)
+        if certification
+        else None
+    )
+    state.put(
+        "A_Supplier",
+        {
+            "Supplier": supplier.supplier_id,
+            "SupplierName": supplier.name,
+            "SupplierFullName": supplier.name,
+            "SupplierAccountGroup": "SUPL",
+            "PurchasingIsBlocked": False,
+            "PaymentIsBlockedForSupplier": False,
+            "PostingIsBlocked": False,
+            "SupplierProcurementBlock": "",
+            "SuplrQualityManagementSystem": (
+                _QM_SYSTEMS.get(certification.standard, "") if certification else ""
+            ),
+            "SuplrQltyInProcmtCertfnValidTo": valid_to,
+            "DeletionIndicator": False,
+        },
+    )
+    state.put(
+        "A_BusinessPartnerAddress",
+        {"BusinessPartner": supplier.supplier_id, "AddressID": "1", "Country": supplier.country},
+    )
+    for organization in sorted({c.purchasing_organization for c in settings.plants.values()}):
+        state.put(
+            "A_SupplierPurchasingOrg",
+            {
+                "Supplier": supplier.supplier_id,
+                "PurchasingOrganization": organization,
+                "PurchasingIsBlockedForSupplier": False,
+            },
+        )
+    if supplier.quality_status.value in ("PROBATION", "BLOCKED", "DISQUALIFIED"):
+        state.put(
+            "QualityInProcurement",
+            {
+                "Material": "",
+                "QltyInProcmtIntID": f"{supplier.supplier_id}-1",
+                "Supplier": supplier.supplier_id,
+                "Plant": "",
+                "ProcurementBlock": "1",
+                "BlockReason": supplier.quality_status.value[:4],
+            },
+        )
+
+
+def _block(state: State, supplier: Supplier) -> None:
+    """Blocks come after the demo's receipts (a blocked supplier delivered before)."""
+    block = supplier.purchasing_block
+    if block is None:
+        return
+    functions = {f.value for f in block.functions}
+    row = state.require("A_Supplier", (supplier.supplier_id,))
+    row["PurchasingIsBlocked"] = "PURCHASE_ORDER" in functions
+    row["PaymentIsBlockedForSupplier"] = "PAYMENT" in functions
+    row["SupplierProcurementBlock"] = block_code(functions)
+    for org in state.where("A_SupplierPurchasingOrg", Supplier=supplier.supplier_id):
+        org["PurchasingIsBlockedForSupplier"] = "PURCHASE_ORDER" in functions
+    state.put(
+        "A_SupplierText",
+        {
+            "Supplier": supplier.supplier_id,
+            "Language": "EN",
+            "LongTextID": "QBLK",
+            "LongText": block_note(block.reason, block.blocked_by, block.blocked_at, 2),
+        },
+    )
+
+
+def block_code(functions: set[str]) -> str:
+    rfq, gr = "RFQ" in functions, "GOODS_RECEIPT" in functions
+    return "Q3" if rfq and gr else "Q2" if gr else "Q1" if rfq else ""
+
+
+def block_note(reason: str, actor: str, at: datetime, version: int) -> str:
+    """The long text a purchasing block keeps its reason in (and who set it, when, version)."""
+    return f"{reason}\n-- qgate block v{version} by {actor} at {at.isoformat()}"
+
+
+def _book_lot(state: State, settings: S4HanaSettings, receipt: GoodsReceipt, lot: Lot) -> None:
+    key = parse_lot_id(lot.lot_id)
+    codes = PlantCodes.of(settings, key.plant)
+    po = parse_po_id(receipt.po_id)
+    with _at(state, receipt.received_at):
+        post_material_document(
+            state,
+            from_wire(
+                {
+                    "GoodsMovementCode": "01",
+                    "PostingDate": odata_date(receipt.received_at),
+                    "ReferenceDocument": receipt.delivery_note or "",
+                    "to_MaterialDocumentItem": {
+                        "results": [
+                            {
+                                "GoodsMovementType": "101",
+                                "PurchaseOrder": po,
+                                "PurchaseOrderItem": f"{receipt.line_no:05d}",
+                                "Plant": key.plant,
+                                "StorageLocation": codes.codes.storage_location,
+                                "Batch": key.batch,
+                                "QuantityInEntryUnit": decimal_text(receipt.quantity),
+                                "MaterialDocumentItemText": receipt.supplier_lot_number or "",
+                            }
+                        ]
+                    },
+                }
+            ),
+            _USER,
+        )
+    issued = (
+        round(receipt.quantity - lot.total_quantity, 3)
+        if lot.disposition is not LotDisposition.SCRAPPED
+        else 0.0
+    )
+    final = {b.category: b.quantity for b in lot.stock if b.quantity > 0}
+    if issued > 0:
+        category = ISSUABLE[lot.disposition]
+        final[category] = round(final.get(category, 0.0) + issued, 3)
+    changed_at = (
+        min(receipt.received_at + timedelta(days=2), lot.updated_at)
+        if lot.version > 1
+        else receipt.received_at
+    )
+    inspection = active_inspection_lot(state, lot.item_id, key.plant, key.batch)
+    decided = lot.disposition
+    if decided in (LotDisposition.SCRAPPED, LotDisposition.RETURNED_TO_SUPPLIER):
+        decided = LotDisposition.REJECTED
+    with _at(state, changed_at):
+        if inspection is not None and lot.disposition is not LotDisposition.QUARANTINE:
+            _decide(
+                state,
+                codes,
+                inspection["InspectionLot"],
+                lot,
+                decided,
+                final if decided is lot.disposition else {StockCategory.BLOCKED: receipt.quantity},
+            )
+        elif inspection is None and lot.disposition is not LotDisposition.RELEASED:
+            _transfer(
+                state,
+                codes,
+                lot,
+                [Bucket(codes.codes.storage_location, StockCategory.AVAILABLE, receipt.quantity)],
+                decided,
+                final if decided is lot.disposition else {StockCategory.BLOCKED: receipt.quantity},
+            )
+        if decided is not lot.disposition:
+            location = codes.storage_location(LotDisposition.REJECTED)
+            target = {} if DEFAULT_CATEGORY[lot.disposition] is None else final
+            _transfer(
+                state,
+                codes,
+                lot,
+                [Bucket(location, StockCategory.BLOCKED, receipt.quantity)],
+                lot.disposition,
+                target,
+            )
+    if issued > 0:
+        category = ISSUABLE[lot.disposition]
+        with _at(state, lot.updated_at):
+            post_material_document(
+                state,
+                from_wire(
+                    {
+                        "GoodsMovementCode": "03",
+                        "PostingDate": odata_date(lot.updated_at),
+                        "to_MaterialDocumentItem": {
+                            "results": [
+                                {
+                                    "GoodsMovementType": "201",
+                                    "Material": lot.item_id,
+                                    "Plant": key.plant,
+                                    "StorageLocation": codes.codes.storage_location,
+                                    "Batch": key.batch,
+                                    "InventoryStockType": codes.stock_type(category),
+                                    "QuantityInEntryUnit": decimal_text(issued),
+                                    "EntryUnit": lot.uom,
+                                }
+                            ]
+                        },
+                    }
+                ),
+                _USER,
+            )
+
+
+def _decide(
+    state: State,
+    codes: PlantCodes,
+    inspection_lot: str,
+    lot: Lot,
+    disposition: LotDisposition,
+    target: dict[StockCategory, float],
+) -> None:
+    record_usage_decision(
+        state, from_wire(usage_decision(codes, inspection_lot, disposition)), _USER
+    )
+    quantity = float(
+        Decimal(state.require("A_InspectionLot", (inspection_lot,))["InspLotQtyToBePosted"])
+    )
+    location = codes.storage_location(disposition)
+    for move in plan_moves(
+        [Bucket(codes.codes.storage_location, StockCategory.QUALITY_INSPECTION, quantity)],
+        target,
+        location,
+    ):
+        post_ud_stock(
+            state, from_wire(ud_stock_posting(codes, inspection_lot, move, lot.uom, "Demo")), _USER
+        )
+
+
+def _transfer(
+    state: State,
+    codes: PlantCodes,
+    lot: Lot,
+    current: list[Bucket],
+    disposition: LotDisposition,
+    target: dict[StockCategory, float],
+) -> None:
+    key = parse_lot_id(lot.lot_id)
+    moves = plan_moves(current, target, codes.storage_location(disposition))
+    body = transfer_document(
+        codes,
+        material=lot.item_id,
+        batch=key.batch,
+        uom=lot.uom,
+        moves=moves,
+        disposition=disposition,
+        posted_at=state.clock(),
+        text="Demo",
+    )
+    post_material_document(state, from_wire(body), _USER)
