@@ -10,6 +10,7 @@ from process_apis.audit.controllers import handlers as audit_routes
 from process_apis.clients.system import SystemClient
 from process_apis.diagnostics import controllers as diagnostics
 from process_apis.dispositions.controllers import handlers as dispositions
+from process_apis.dispositions.models import ACTIVE
 from process_apis.dispositions.service import DispositionService, RetryPolicy
 from process_apis.dispositions.store import (
     DispositionStore,
@@ -27,6 +28,7 @@ from shared.appfactory import build_layer_app
 from shared.audit import AuditTrail, build_audit_trail
 from shared.http import build_layer_client
 from shared.idempotency import IdempotencyStore
+from shared.observability import LayerMetrics, register_pending
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, SettingsError, StoreKind, load_settings
 
@@ -70,6 +72,8 @@ def create_app(
         timeout=layers.timeout_seconds,
     )
     store = disposition_store or _disposition_store(settings)
+    metrics = LayerMetrics("process")
+    register_pending(metrics, sorted(ACTIVE), store.count, store.oldest)
     audit = audit_trail or build_audit_trail(settings)
     client = SystemClient(system)
     service = DispositionService(
@@ -116,4 +120,5 @@ def create_app(
         },
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
+        metrics=metrics,
     )

@@ -33,6 +33,15 @@ from shared.idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
+from shared.logs import protect_secrets
+from shared.observability import (
+    LayerMetrics,
+    ObservedASGI,
+    bind_metrics,
+    bind_tracer,
+    layer_tracer,
+    metrics_handlers,
+)
 from shared.platform import Platform, PlatformMiddleware
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, StoreKind
@@ -88,6 +97,7 @@ def build_platform(
     issuer_transport: httpx.AsyncBaseTransport | None = None,
     idempotency_store: IdempotencyStore | None = None,
     rate_limiter: RateLimiter | None = None,
+    metrics: LayerMetrics | None = None,
 ) -> tuple[Platform, list[Closer]]:
     """The pipeline's stateful parts for one app, and how to close them."""
     closers: list[Closer] = []
@@ -123,6 +133,7 @@ def build_platform(
         idempotency_retention_seconds=settings.idempotency.retention_seconds,
         idempotency_in_flight_seconds=settings.idempotency.in_flight_seconds,
         max_body_bytes=settings.idempotency.max_body_bytes,
+        metrics=metrics,
     )
     return platform, closers
 
@@ -247,17 +258,24 @@ def build_layer_app(
     state: Mapping[str, Any] | None = None,
     idempotency_store: IdempotencyStore | None = None,
     rate_limiter: RateLimiter | None = None,
+    metrics: LayerMetrics | None = None,
 ) -> Litestar:
     """One layer's Litestar app with the whole platform around its handlers.
 
     ``starters`` run at start-up (background workers); ``closers`` at shutdown, in order, before
-    the platform's own resources close.
+    the platform's own resources close. ``metrics`` is the layer's :class:`LayerMetrics` when
+    the caller registers business figures on it first (else a new one); it is served at
+    ``/metrics`` and kept as ``app.state["metrics"]``.
     """
+    protect_secrets(settings)
+    metrics = metrics or LayerMetrics(layer)
+    tracer = layer_tracer(layer)
     platform, platform_closers = build_platform(
         settings,
         issuer_transport=issuer_transport,
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
+        metrics=metrics,
     )
     store = platform.idempotency
     assert store is not None  # build_platform always builds one for a layer
@@ -265,11 +283,21 @@ def build_layer_app(
     if platform.limiter is not None:
         checks.append(("rate-limit-store", platform.limiter.ping))
     checks.extend(readiness)
-    handlers: list[Any] = [*route_handlers, *health_handlers(layer, checks)]
+    handlers: list[Any] = [
+        *route_handlers,
+        *health_handlers(layer, checks),
+        *metrics_handlers(layer, metrics, settings.observability),
+    ]
     for surface in surfaces:
         handlers.extend(_contract_handlers(surface))
 
     all_closers = [*closers, *platform_closers]
+
+    async def bind_observability() -> None:
+        # Background tasks the starters create copy this context: a worker's calls are traced
+        # and counted as this layer's.
+        bind_tracer(tracer)
+        bind_metrics(metrics)
 
     async def close_all() -> None:
         for close in all_closers:
@@ -288,14 +316,21 @@ def build_layer_app(
             path=f"/{layer}/_openapi",
             components=Components(security_schemes={"oauth2": oauth2_scheme(settings)}),
         ),
-        state=State({"settings": settings, "platform": platform, **(state or {})}),
-        on_startup=list(starters),
+        state=State(
+            {"settings": settings, "platform": platform, "metrics": metrics, **(state or {})}
+        ),
+        on_startup=[bind_observability, *starters],
         on_shutdown=[close_all],
         debug=False,
         logging_config=None,
     )
     _fix_options_allow(app)
-    app.asgi_handler = CorrelationASGI(app.asgi_handler, layer=layer)  # type: ignore[arg-type,assignment]
+    app.asgi_handler = ObservedASGI(  # type: ignore[assignment]
+        CorrelationASGI(app.asgi_handler, layer=layer),  # type: ignore[arg-type]
+        layer=layer,
+        metrics=metrics,
+        tracer=tracer,
+    )
     return app
 
 

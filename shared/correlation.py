@@ -9,12 +9,13 @@ answered with the ids.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Final, cast
 
@@ -23,10 +24,16 @@ from shared.asgitypes import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "CORRELATION_HEADER",
     "TRACEPARENT_HEADER",
+    "TRACE_SCOPE_KEY",
     "CorrelationASGI",
     "TraceContext",
+    "bind_caller",
+    "bind_operation",
+    "bound_ids",
+    "current_client_id",
     "current_correlation_id",
     "current_layer",
+    "current_operation",
     "current_traceparent",
     "outgoing_headers",
     "request_header",
@@ -34,6 +41,9 @@ __all__ = [
 
 CORRELATION_HEADER: Final = "X-Correlation-ID"
 TRACEPARENT_HEADER: Final = "traceparent"
+TRACE_SCOPE_KEY: Final = "qgate.trace"
+"""ASGI scope key where a tracing wrapper puts the request's own span (a :class:`TraceContext`),
+so the ids logged and returned are the span's rather than made up here."""
 
 _CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -41,6 +51,8 @@ _TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 _correlation_id: ContextVar[str | None] = ContextVar("qgate_correlation_id", default=None)
 _traceparent: ContextVar[str | None] = ContextVar("qgate_traceparent", default=None)
 _layer: ContextVar[str | None] = ContextVar("qgate_layer", default=None)
+_client_id: ContextVar[str | None] = ContextVar("qgate_client_id", default=None)
+_operation: ContextVar[str | None] = ContextVar("qgate_operation", default=None)
 _access_log = logging.getLogger("qgate.access")
 
 
@@ -91,6 +103,47 @@ def current_layer() -> str | None:
     return _layer.get()
 
 
+def current_client_id() -> str | None:
+    """The authenticated client of the request being handled, once the pipeline verified it."""
+    return _client_id.get()
+
+
+def current_operation() -> str | None:
+    """The operation id of the route handling the current request."""
+    return _operation.get()
+
+
+def bind_caller(client_id: str | None) -> None:
+    """Record the verified client for the rest of the request (the pipeline calls it)."""
+    _client_id.set(client_id)
+
+
+def bind_operation(operation: str | None) -> None:
+    """Record the operation for the rest of the request (the pipeline calls it)."""
+    _operation.set(operation)
+
+
+@contextlib.contextmanager
+def bound_ids(*, correlation_id: str | None, traceparent: str | None) -> Iterator[None]:
+    """Bind ids for work outside an HTTP request (an event being handled): a new correlation id
+    when ``correlation_id`` is None or malformed, a new trace when ``traceparent`` is."""
+    valid = correlation_id if correlation_id and _CORRELATION_RE.match(correlation_id) else None
+    trace = TraceContext.parse(traceparent) or TraceContext.new()
+    tokens = (
+        _correlation_id.set(valid or str(uuid.uuid4())),
+        _traceparent.set(trace.header()),
+        _client_id.set(None),
+        _operation.set(None),
+    )
+    try:
+        yield
+    finally:
+        _operation.reset(tokens[3])
+        _client_id.reset(tokens[2])
+        _traceparent.reset(tokens[1])
+        _correlation_id.reset(tokens[0])
+
+
 def outgoing_headers() -> dict[str, str]:
     """Headers to put on every call made while handling the current request."""
     headers: dict[str, str] = {}
@@ -128,12 +181,18 @@ class CorrelationASGI:
         correlation_id = (
             incoming if incoming and _CORRELATION_RE.match(incoming) else str(uuid.uuid4())
         )
-        parent = TraceContext.parse(request_header(scope, b"traceparent"))
-        trace = parent.child() if parent is not None else TraceContext.new()
+        own = scope.get(TRACE_SCOPE_KEY)
+        if isinstance(own, TraceContext):
+            trace = own
+        else:
+            parent = TraceContext.parse(request_header(scope, b"traceparent"))
+            trace = parent.child() if parent is not None else TraceContext.new()
         traceparent = trace.header()
         cid_token = _correlation_id.set(correlation_id)
         tp_token = _traceparent.set(traceparent)
         layer_token = _layer.set(self.layer)
+        client_token = _client_id.set(None)
+        operation_token = _operation.set(None)
         started = time.perf_counter()
         status = 500
         extra = [
@@ -173,6 +232,8 @@ class CorrelationASGI:
                     }
                 },
             )
+            _operation.reset(operation_token)
+            _client_id.reset(client_token)
             _correlation_id.reset(cid_token)
             _traceparent.reset(tp_token)
             _layer.reset(layer_token)

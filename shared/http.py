@@ -7,7 +7,8 @@ the same semantics either way:
 - a service token for the calling layer (client credentials, cached until shortly before
   expiry, refetched once when the layer below answers 401);
 - the original caller as on-behalf-of context (:mod:`shared.delegation`);
-- ``X-Correlation-ID`` and ``traceparent`` of the current request;
+- ``X-Correlation-ID`` and ``traceparent`` of the current request (with tracing on, each call
+  is a CLIENT span and ``traceparent`` names it);
 - a timeout on every call, enforced with ``asyncio.timeout`` too, because ASGITransport ignores
   httpx timeouts;
 - transport failures translated at the boundary: :class:`~shared.errors.DownstreamUnavailable`
@@ -29,6 +30,7 @@ from shared.auth import Caller
 from shared.correlation import outgoing_headers
 from shared.delegation import ON_BEHALF_OF_HEADER, encode_chain
 from shared.errors import DownstreamTimeout, DownstreamUnavailable
+from shared.observability import client_span, trace_headers
 
 __all__ = ["LayerClient", "ServiceTokenSource", "build_http_client", "build_layer_client"]
 
@@ -179,16 +181,8 @@ class LayerClient:
         """Send one request; 5xx and transport failures raise, other answers are returned."""
         for attempt in (1, 2):
             token = await self._tokens.token()
-            sent = {**outgoing_headers(), "Authorization": f"Bearer {token}", **(headers or {})}
-            if json is not None:
-                sent["Content-Type"] = "application/json"
-            if on_behalf_of:
-                sent[ON_BEHALF_OF_HEADER] = encode_chain(on_behalf_of)
             try:
-                async with asyncio.timeout(self._timeout):
-                    response = await self._client.request(
-                        method, url, headers=sent, content=_encode(json)
-                    )
+                response = await self._send(method, url, token, json, on_behalf_of, headers)
             except TimeoutError as exc:
                 raise DownstreamTimeout(f"{self.name} did not answer in time") from exc
             except httpx.TimeoutException as exc:
@@ -206,6 +200,35 @@ class LayerClient:
                 raise DownstreamUnavailable(f"{self.name} answered {response.status_code}")
             return response
         return response
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        token: str,
+        json: Any,
+        on_behalf_of: Sequence[Caller],
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        attributes = {"http.request.method": method, "url.path": url, "qgate.peer": self.name}
+        with client_span(f"{method} {self.name}", attributes) as span:
+            sent = {
+                **outgoing_headers(),
+                **trace_headers(),
+                "Authorization": f"Bearer {token}",
+                **(headers or {}),
+            }
+            if json is not None:
+                sent["Content-Type"] = "application/json"
+            if on_behalf_of:
+                sent[ON_BEHALF_OF_HEADER] = encode_chain(on_behalf_of)
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.request(
+                    method, url, headers=sent, content=_encode(json)
+                )
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
 
 
 def _encode(body: Any) -> bytes | None:

@@ -7,9 +7,11 @@ from litestar import Litestar
 
 from shared.appfactory import build_layer_app
 from shared.idempotency import IdempotencyStore
+from shared.observability import LayerMetrics
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
 from system_apis.connectors import build_erp_connector, build_qms_connector
+from system_apis.connectors._instrumented import instrument_erp, instrument_qms
 from system_apis.connectors.base import ErpConnector, QmsConnector
 from system_apis.erp import controllers as erp
 from system_apis.qms import controllers as qms
@@ -33,8 +35,14 @@ def create_app(
     is given when it shuts down.
     """
     settings = settings or load_settings()
-    erp_connector = erp_connector or build_erp_connector(settings)
-    qms_connector = qms_connector or build_qms_connector(settings)
+    # Every connector call is measured, traced and behind a circuit breaker per backend.
+    metrics = LayerMetrics("system")
+    erp_connector = instrument_erp(
+        erp_connector or build_erp_connector(settings), metrics, settings.circuit
+    )
+    qms_connector = instrument_qms(
+        qms_connector or build_qms_connector(settings), metrics, settings.circuit
+    )
     return build_layer_app(
         layer="system",
         settings=settings,
@@ -46,4 +54,5 @@ def create_app(
         readiness=[("erp", erp_connector.ping), ("qms", qms_connector.ping)],
         closers=[erp_connector.aclose, qms_connector.aclose],
         state={"erp": erp_connector, "qms": qms_connector},
+        metrics=metrics,
     )

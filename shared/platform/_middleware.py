@@ -14,7 +14,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 
 from shared.auth import Principal, TokenVerifier
-from shared.correlation import request_header
+from shared.correlation import bind_caller, bind_operation, request_header
 from shared.delegation import DELEGATE_SCOPE, ON_BEHALF_OF_HEADER, decode_chain
 from shared.deprecation import deprecation_headers
 from shared.errors import (
@@ -33,6 +33,7 @@ from shared.errors import (
     render_error,
 )
 from shared.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
+from shared.observability import LayerMetrics, operation_of
 from shared.platform._auth import _bearer, declared_scopes, enforce_declared_scopes
 from shared.platform._idempotency import _fingerprint, _idempotency_key, _replay, _settle
 from shared.ratelimit import RateLimiter, RateLimitUnavailable
@@ -54,6 +55,8 @@ class Platform(msgspec.Struct, kw_only=True):
     idempotency_retention_seconds: int = 86_400
     idempotency_in_flight_seconds: int = 60
     max_body_bytes: int = 1_048_576
+    metrics: LayerMetrics | None = None
+    """Where idempotent replays and rate-limit rejections are counted (None: not counted)."""
 
 
 class PlatformMiddleware(ASGIMiddleware):
@@ -76,6 +79,7 @@ class PlatformMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: HTTPRouteHandler = scope["route_handler"]  # type: ignore[assignment]
+        bind_operation(operation_of(handler))
         # A deprecated operation announces it on every response, errors and replays included.
         extra_headers: list[tuple[bytes, bytes]] = deprecation_headers(handler.opt)
 
@@ -109,6 +113,7 @@ class PlatformMiddleware(ASGIMiddleware):
         if secured:
             try:
                 principal = await self._verifier().verify(_bearer(scope))
+                bind_caller(principal.client_id)
             except Unauthenticated as exc:
                 auth_error = exc
 
@@ -159,6 +164,9 @@ class PlatformMiddleware(ASGIMiddleware):
             raise DownstreamUnavailable("rate-limit store unavailable") from exc
         headers = decision.headers()
         if not decision.allowed:
+            if self.platform.metrics is not None:
+                refused = principal.client_id if principal else "anonymous"
+                self.platform.metrics.rate_limit_rejections.labels(client=refused).inc()
             who = f"client {principal.client_id}" if principal else "this address"
             raise RateLimited(
                 f"Rate limit of {decision.limit} requests per {decision.window_seconds} s "
@@ -232,6 +240,9 @@ class PlatformMiddleware(ASGIMiddleware):
             )
         if claim.outcome is ClaimOutcome.REPLAY:
             assert claim.response is not None
+            if self.platform.metrics is not None:
+                operation = operation_of(scope.get("route_handler"))
+                self.platform.metrics.idempotent_replays.labels(operation=operation).inc()
             await _replay(claim.response, send)
             return
         assert claim.token is not None

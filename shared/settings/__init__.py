@@ -16,6 +16,7 @@ from shared.settings._load import ENV_PREFIX as ENV_PREFIX
 from shared.settings._load import load_settings, setting_names
 from shared.settings._model import (
     AuthSettings,
+    CircuitSettings,
     ContainmentSettings,
     DevIssuerSettings,
     ErpKind,
@@ -23,6 +24,7 @@ from shared.settings._model import (
     IdempotencySettings,
     LayerSettings,
     Mode,
+    ObservabilitySettings,
     ProcessSettings,
     QmsKind,
     RateLimitSettings,
@@ -38,6 +40,7 @@ from shared.settings._validate import validate_for_mode
 
 __all__ = [
     "AuthSettings",
+    "CircuitSettings",
     "ContainmentSettings",
     "DevIssuerSettings",
     "ErpKind",
@@ -45,6 +48,7 @@ __all__ = [
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
+    "ObservabilitySettings",
     "ProcessSettings",
     "QmsKind",
     "RateLimitSettings",

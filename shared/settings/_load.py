@@ -17,11 +17,13 @@ import msgspec
 
 from shared.settings._model import (
     AuthSettings,
+    CircuitSettings,
     ContainmentSettings,
     DevIssuerSettings,
     EventSettings,
     IdempotencySettings,
     LayerSettings,
+    ObservabilitySettings,
     ProcessSettings,
     RateLimitSettings,
     S4HanaSettings,
@@ -45,6 +47,8 @@ _SECTIONS: Final = (
     "events",
     "containment",
     "s4hana",
+    "observability",
+    "circuit",
 )
 _TABLE_FIELDS: Final = {
     ("dev_issuer", "clients"),
@@ -122,6 +126,8 @@ def _section_cls(section: str) -> type[msgspec.Struct]:
         "events": EventSettings,
         "containment": ContainmentSettings,
         "s4hana": S4HanaSettings,
+        "observability": ObservabilitySettings,
+        "circuit": CircuitSettings,
     }
     return classes[section]
 

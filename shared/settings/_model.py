@@ -12,6 +12,7 @@ from shared.auth.clients import ClientConfig, demo_clients
 __all__ = [
     "S4HANA_DEFAULT_PASSWORD",
     "AuthSettings",
+    "CircuitSettings",
     "ContainmentSettings",
     "DevIssuerSettings",
     "ErpKind",
@@ -19,6 +20,7 @@ __all__ = [
     "IdempotencySettings",
     "LayerSettings",
     "Mode",
+    "ObservabilitySettings",
     "ProcessSettings",
     "QmsKind",
     "RateLimitSettings",
@@ -372,6 +374,39 @@ class EventSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     """How often the outbox relay moves events written with a state change to the bus."""
 
 
+class ObservabilitySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Metrics at ``/metrics`` and the thresholds of the shipped alert rules.
+
+    Tracing is configured by the standard ``OTEL_*`` variables, not here (see README).
+    """
+
+    metrics_enabled: bool = True
+    """Serve ``/metrics`` (and ``/<layer>/metrics``); the figures are collected either way."""
+    metrics_token: str | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <this token>`` (Prometheus'
+    ``authorization`` scrape option); unset, it is open like the health probes."""
+    pending_erp_alert_seconds: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+    """Policy: a disposition (a blocked lot) awaiting ERP confirmation longer alerts."""
+    consumer_lag_alert: Annotated[int, msgspec.Meta(ge=1)] = 1_000
+    """Events not yet delivered to a consumer group above which an alert fires."""
+    containment_alert_seconds: Annotated[float, msgspec.Meta(gt=0)] = 14_400.0
+    """The 95th percentile of containment time above which an alert fires."""
+    error_percent_alert: Annotated[float, msgspec.Meta(gt=0, le=100)] = 5.0
+    """Percentage of 5xx answers of a layer (over 5 minutes) above which an alert fires."""
+    rate_limit_alert_per_second: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """429 answers per second for one client (over 5 minutes) above which an alert fires."""
+
+
+class CircuitSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The circuit breaker the system layer keeps per backend (ERP, QMS)."""
+
+    enabled: bool = True
+    failure_threshold: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 5
+    """Consecutive retryable failures (unavailable, timeout) that open the circuit."""
+    open_seconds: Annotated[float, msgspec.Meta(gt=0, le=3_600)] = 30.0
+    """How long an open circuit answers 503 at once before one trial call (half-open)."""
+
+
 class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
@@ -396,6 +431,8 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     containment: ContainmentSettings = msgspec.field(default_factory=ContainmentSettings)
     s4hana: S4HanaSettings = msgspec.field(default_factory=S4HanaSettings)
+    observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
+    circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 
     @property
     def jwks_url(self) -> str:
