@@ -14,6 +14,7 @@
     qgate contracts lint   [CONTRACT...]
     qgate contracts rules  [--format text|markdown]
     qgate audit verify     [--redis-url URL] [--format text|json]
+    qgate metrics rules    [--output FILE]
 
 ``contracts diff`` and ``lint`` exit 0 when the gate passes, 1 when it fails, 2 on a usage error
 or a file they cannot use. ``audit verify`` checks the hash chain of the audit trail on Redis
@@ -40,6 +41,7 @@ from shared.audit import AuditTrailError, RedisAuditTrail, Verification
 from shared.composition import SURFACES, create_layer, load_factory
 from shared.contracts import CONTRACTS_DIR, check_contracts, export_contracts
 from shared.governance import add_governance_commands
+from shared.observability import render_rules
 from shared.settings import ErpKind, QmsKind, Settings, SettingsError, StoreKind, load_settings
 
 __all__ = ["main"]
@@ -217,6 +219,15 @@ def _audit(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _metrics_rules(args: argparse.Namespace) -> int:
+    rules = render_rules(load_settings().observability)
+    if args.output:
+        Path(args.output).write_text(rules, encoding="utf-8")
+    else:
+        print(rules, end="")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qgate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -268,6 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--redis-url", help="default QGATE_REDIS_URL when QGATE_STORE=redis")
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.set_defaults(run=_audit)
+
+    metrics = commands.add_parser("metrics", help="Prometheus alerting rules for qgate")
+    metrics_actions = metrics.add_subparsers(dest="action", required=True)
+    rules = metrics_actions.add_parser(
+        "rules", help="print the alerting rules, thresholds from QGATE_OBSERVABILITY_*"
+    )
+    rules.add_argument("--output", help="write them to this file instead of stdout")
+    rules.set_defaults(run=_metrics_rules)
     return parser
 
 
