@@ -9,19 +9,25 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 
 from process_apis.clients.system import SystemClient
+from process_apis.containment.service import ContainmentService
 from process_apis.dispositions.service import DispositionService
+from process_apis.holds.service import HoldService
 from process_apis.inspections.service import InspectionService
 from process_apis.suppliers.service import SupplierQualityService
+from process_apis.webhooks.service import WebhookService
 from shared.audit import AuditTrail
 
 __all__ = [
     "LOCATION",
     "SERVICES",
     "Audit",
+    "Containments",
     "Dispositions",
+    "Holds",
     "Inspections",
     "Suppliers",
     "System",
+    "Webhooks",
 ]
 
 
@@ -38,15 +44,21 @@ SERVICES: Final = {
     "audit": _state("audit"),
     "inspections": _state("inspections"),
     "suppliers": _state("suppliers"),
+    "containments": _state("containments"),
+    "holds": _state("holds"),
+    "webhooks": _state("webhooks"),
 }
 """Dependencies for handlers: ``dispositions``, ``inspections``, ``suppliers``, ``system``,
-``audit``."""
+``audit``, ``containments``, ``holds``, ``webhooks``."""
 
 Dispositions = NamedDependency[DispositionService]
 Inspections = NamedDependency[InspectionService]
 Suppliers = NamedDependency[SupplierQualityService]
 System = NamedDependency[SystemClient]
 Audit = NamedDependency[AuditTrail]
+Containments = NamedDependency[ContainmentService]
+Holds = NamedDependency[HoldService]
+Webhooks = NamedDependency[WebhookService]
 
 LOCATION: Final = ResponseHeader(
     name="Location",

@@ -1,23 +1,41 @@
-"""Inspection on goods receipt, and results that propose (or apply) the lot's disposition."""
+"""Inspection on goods receipt, and results that propose (or apply) the lot's disposition.
+
+Results that complete an inspection are announced as ``com.qgate.inspection.completed.v1`` on
+the ``quality`` stream. No state of this layer changes with them (the QMS holds the results),
+so there is no outbox: the event id is derived from the inspection and its version, and a
+retried request (answered by the system layer from its idempotency store) publishes an event
+consumers already have, which they skip.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
 
 from process_apis.clients.system import SystemClient
 from process_apis.dispositions.models import LotDispositionRequest
 from process_apis.dispositions.service import DispositionService
+from process_apis.holds.service import HoldService
 from process_apis.inspections.models import (
     InspectionRequestCreate,
     InspectionRequestResult,
     ResultsOutcome,
 )
 from shared.audit import AuditCaller, AuditEntry
-from shared.auth import Principal
+from shared.auth import Caller, Principal
 from shared.correlation import current_correlation_id
 from shared.delegation import chain_for, derive_key
-from shared.errors import ClientError, NotFound, TransitionNotAllowed
+from shared.errors import ClientError, NotFound, QgateError, TransitionNotAllowed
+from shared.events import (
+    INSPECTION_COMPLETED,
+    QUALITY_STREAM,
+    EventBus,
+    derived_event_id,
+    new_event,
+)
 from shared.models import (
+    CharacteristicValuation,
     DispositionCode,
     InspectionOrigin,
     InspectionResult,
@@ -25,9 +43,13 @@ from shared.models import (
     LotDisposition,
 )
 from shared.models.commands import InspectionCreate, ResultsRecord
+from shared.models.qms import Inspection
 from shared.settings import ProcessSettings, ResultPolicy
 
-__all__ = ["PROPOSAL", "InspectionService"]
+__all__ = ["EVENT_SOURCE", "PROPOSAL", "InspectionService"]
+
+_log = logging.getLogger("qgate.process.inspections")
+EVENT_SOURCE: Final = "/process/v1/inspections"
 
 PROPOSAL: Final = {
     InspectionResult.PASS: DispositionCode.RELEASE,
@@ -39,11 +61,19 @@ PROPOSAL: Final = {
 
 class InspectionService:
     def __init__(
-        self, *, system: SystemClient, dispositions: DispositionService, policy: ProcessSettings
+        self,
+        *,
+        system: SystemClient,
+        dispositions: DispositionService,
+        policy: ProcessSettings,
+        holds: HoldService | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.system = system
         self.dispositions = dispositions
         self.policy = policy
+        self.holds = holds
+        self.bus = bus
 
     async def request(
         self, body: InspectionRequestCreate, principal: Principal
@@ -55,6 +85,11 @@ class InspectionService:
             receipt = await self.system.goods_receipt(body.goods_receipt_id, chain)
         except NotFound:
             raise NotFound(f"No goods receipt {body.goods_receipt_id} in the ERP.") from None
+        if self.holds is not None:
+            # A receipt of a held supplier's item is refused (409 procurement-hold).
+            await self.holds.check_receipt(
+                receipt.supplier_id, receipt.item_id, receipt.received_at
+            )
         inspection = await self.system.create_inspection(
             InspectionCreate(
                 origin=InspectionOrigin.GOODS_RECEIPT,
@@ -145,6 +180,8 @@ class InspectionService:
                 correlation_id=current_correlation_id(),
             )
         )
+        if inspection.status is InspectionStatus.RESULTS_RECORDED:
+            await self._announce_completed(inspection, chain)
         proposed = (
             PROPOSAL.get(inspection.result)
             if inspection.status is InspectionStatus.RESULTS_RECORDED
@@ -179,3 +216,43 @@ class InspectionService:
             policy=self.policy.result_policy,
             disposition=disposition,
         )
+
+    async def _announce_completed(self, inspection: Inspection, chain: Sequence[Caller]) -> None:
+        """Publish ``inspection.completed`` (once per inspection version, see the module doc)."""
+        if self.bus is None:
+            return
+        supplier_lot: str | None = None
+        try:
+            supplier_lot = (await self.system.lot(inspection.lot_id, chain)).lot.supplier_lot_number
+        except QgateError as exc:
+            # The event matters more than this one field: it goes out without it.
+            _log.warning("lot %s unreadable for its event (%s)", inspection.lot_id, exc)
+        data: dict[str, Any] = {
+            "inspectionId": inspection.inspection_id,
+            "version": inspection.version,
+            "lotId": inspection.lot_id,
+            "itemId": inspection.item_id,
+            "supplierId": inspection.supplier_id,
+            "supplierLotNumber": supplier_lot,
+            "plantId": inspection.plant_id,
+            "origin": inspection.origin.value,
+            "goodsReceiptId": inspection.goods_receipt_id,
+            "specId": inspection.spec_id,
+            "quantity": inspection.quantity,
+            "result": inspection.result.value,
+            "failedCharacteristics": [
+                r.characteristic_id
+                for r in inspection.results
+                if r.valuation is CharacteristicValuation.REJECT
+            ],
+        }
+        event = new_event(
+            INSPECTION_COMPLETED,
+            EVENT_SOURCE,
+            data,
+            subject=inspection.lot_id,
+            id=derived_event_id(
+                INSPECTION_COMPLETED, inspection.inspection_id, str(inspection.version)
+            ),
+        )
+        await self.bus.publish(QUALITY_STREAM, event)
