@@ -1,0 +1,33 @@
+"""The SAP S/4HANA connector (OData v2) and its simulator.
+
+``S4HanaErpConnector`` implements the ERP port over API_PLANT_SRV, API_PRODUCT_SRV,
+API_BUSINESS_PARTNER, API_PURCHASEORDER_PROCESS_SRV, API_MATERIAL_DOCUMENT_SRV,
+API_MATERIAL_STOCK_SRV, API_INSPECTIONLOT_SRV and API_QUALITYINFORECORD_SRV.
+``simulator_connector`` builds one over the in-process simulator (``QGATE_ERP=s4hana-sim``).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from shared.settings import S4HanaSettings
+from system_apis.connectors.s4hana._erp import S4HanaErpConnector
+from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
+
+__all__ = ["SIMULATOR_URL", "S4HanaErpConnector", "simulator_connector"]
+
+SIMULATOR_URL = "http://s4hana-sim"
+
+
+def simulator_connector(
+    settings: S4HanaSettings, simulator: S4HanaSimulator | None = None
+) -> S4HanaErpConnector:
+    """A connector over ``simulator`` (a demo-seeded one by default), in-process."""
+    app = simulator if simulator is not None else build_simulator(settings)
+    sim_settings = S4HanaSettings(
+        **{
+            **{f: getattr(settings, f) for f in settings.__struct_fields__},
+            "base_url": SIMULATOR_URL,
+        }
+    )
+    return S4HanaErpConnector(sim_settings, transport=httpx.ASGITransport(app=app))
