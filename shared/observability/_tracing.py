@@ -39,6 +39,7 @@ __all__ = [
     "client_span",
     "current_tracer",
     "end_server_span",
+    "exporters_from_env",
     "inject_into",
     "layer_tracer",
     "release_span",
@@ -58,7 +59,7 @@ _providers: dict[str, TracerProvider] = {}
 _override: list[SpanExporter] | None = None
 
 
-def _exporters_from_env(env: Mapping[str, str]) -> list[SpanExporter]:
+def exporters_from_env(env: Mapping[str, str]) -> list[SpanExporter]:
     """The exporters the standard variables ask for (none: tracing stays off).
 
     ``OTEL_SDK_DISABLED=true`` turns it off; ``OTEL_TRACES_EXPORTER`` names exporters
@@ -113,7 +114,7 @@ def layer_tracer(layer: str, env: Mapping[str, str] | None = None) -> Tracer | N
     if provider is None:
         source = os.environ if env is None else env
         testing = _override is not None
-        exporters = list(_override) if _override is not None else _exporters_from_env(source)
+        exporters = list(_override) if _override is not None else exporters_from_env(source)
         if not exporters:
             return None
         service = source.get("OTEL_SERVICE_NAME") or f"qgate-{layer}"
