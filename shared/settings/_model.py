@@ -303,6 +303,8 @@ class S4HanaPlant(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             "BLOCKED": "R1",
             "REJECTED": "R2",
             "QUARANTINE": "R3",
+            "SCRAPPED": "R4",
+            "RETURNED_TO_SUPPLIER": "R5",
         }
     )
     """Lot disposition -> usage decision code (its valuation: A accept, R reject)."""

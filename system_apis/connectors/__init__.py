@@ -18,6 +18,14 @@ def build_erp_connector(settings: Settings) -> ErpConnector:
         from system_apis.connectors.reference import ReferenceErpConnector  # noqa: PLC0415
 
         return ReferenceErpConnector()
+    if settings.erp is ErpKind.S4HANA:
+        from system_apis.connectors.s4hana import S4HanaErpConnector  # noqa: PLC0415
+
+        return S4HanaErpConnector(settings.s4hana)
+    if settings.erp is ErpKind.S4HANA_SIM:
+        from system_apis.connectors.s4hana import simulator_connector  # noqa: PLC0415
+
+        return simulator_connector(settings.s4hana)
     raise NotImplementedError(settings.erp)  # pragma: no cover - the enum lists only these
 
 

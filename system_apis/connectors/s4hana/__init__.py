@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from shared.settings import S4HanaSettings
+from system_apis.connectors.base import ErpCapability
 from system_apis.connectors.s4hana._erp import S4HanaErpConnector
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
 
@@ -20,7 +21,10 @@ SIMULATOR_URL = "http://s4hana-sim"
 
 
 def simulator_connector(
-    settings: S4HanaSettings, simulator: S4HanaSimulator | None = None
+    settings: S4HanaSettings,
+    simulator: S4HanaSimulator | None = None,
+    *,
+    capabilities: frozenset[ErpCapability] | None = None,
 ) -> S4HanaErpConnector:
     """A connector over ``simulator`` (a demo-seeded one by default), in-process."""
     app = simulator if simulator is not None else build_simulator(settings)
@@ -30,4 +34,6 @@ def simulator_connector(
             "base_url": SIMULATOR_URL,
         }
     )
-    return S4HanaErpConnector(sim_settings, transport=httpx.ASGITransport(app=app))
+    return S4HanaErpConnector(
+        sim_settings, transport=httpx.ASGITransport(app=app), capabilities=capabilities
+    )

@@ -575,10 +575,6 @@ class S4HanaErpConnector:
                         what=f"the usage decision of inspection lot {inspection['InspectionLot']}",
                     )
                 for move in qi:
-                    if move.target is None:
-                        raise BackendRejected(
-                            "Quality-inspection stock cannot be written off directly."
-                        )
                     await self._client.create(
                         _QM,
                         "A_InspLotMatlDocItem",

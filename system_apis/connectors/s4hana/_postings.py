@@ -140,12 +140,12 @@ def usage_decision(codes: PlantCodes, inspection_lot: str, disposition: LotDispo
 def ud_stock_posting(
     codes: PlantCodes, inspection_lot: str, move: Move, uom: str, text: str
 ) -> Body:
-    assert move.target is not None
+    stock_type = "SCRAP" if move.target is None else codes.ud_stock_type(move.target)
     return {
         "InspectionLot": inspection_lot,
         "InspLotQtyPosted": decimal_text(move.source.quantity),
         "InspLotMatlDocItmQtyUnit": uom,
-        "UsageDecisionStockType": codes.ud_stock_type(move.target),
+        "UsageDecisionStockType": stock_type,
         "StorageLocation": move.target_location,
         "MaterialDocumentItemText": text[:50],
     }

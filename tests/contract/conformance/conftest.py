@@ -14,14 +14,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from shared.settings import S4HanaSettings
 from system_apis.connectors.base import ErpCapability, ErpConnector, QmsCapability, QmsConnector
 from system_apis.connectors.reference import ReferenceErpConnector, ReferenceQmsConnector
+from system_apis.connectors.s4hana import simulator_connector
 from tests.contract.conformance._helpers import Factory
 
 ERP_FACTORIES: dict[str, Factory[ErpConnector, ErpCapability]] = {
     "reference": Factory(
         build=ReferenceErpConnector,
         restricted=lambda cap: ReferenceErpConnector(capabilities=frozenset(ErpCapability) - {cap}),
+    ),
+    "s4hana-sim": Factory(
+        build=lambda: simulator_connector(S4HanaSettings()),
+        restricted=lambda cap: simulator_connector(
+            S4HanaSettings(), capabilities=frozenset(ErpCapability) - {cap}
+        ),
     ),
 }
 

@@ -28,7 +28,7 @@ Entity = dict[str, Any]
 GR_BLOCK_CODES: Final = frozenset({"Q2", "Q3"})
 """The simulator's customizing: procurement block keys that block goods receipts."""
 
-UD_MOVEMENT: Final = {"01": "321", "07": "350", "08": "Z25", "03": "Z34"}
+UD_MOVEMENT: Final = {"01": "321", "07": "350", "08": "Z25", "03": "Z34", "SCRAP": "553"}
 """Usage-decision stock posting (target stock type) -> movement type out of QI stock."""
 
 _ISSUE_TYPES: Final = {
@@ -403,8 +403,14 @@ def post_ud_stock(state: State, body: Entity, user: str) -> Entity:
                     "StorageLocation": sloc,
                     "Batch": lot["Batch"],
                     "InventoryStockType": "02",
-                    "IssuingOrReceivingStockType": target,
-                    "IssuingOrReceivingStorageLoc": body.get("StorageLocation") or sloc,
+                    **(
+                        {}
+                        if target == "SCRAP"
+                        else {
+                            "IssuingOrReceivingStockType": target,
+                            "IssuingOrReceivingStorageLoc": body.get("StorageLocation") or sloc,
+                        }
+                    ),
                     "QuantityInEntryUnit": str(quantity),
                     "MaterialDocumentItemText": body.get("MaterialDocumentItemText") or "",
                 }
@@ -415,7 +421,7 @@ def post_ud_stock(state: State, body: Entity, user: str) -> Entity:
     )
     left = remaining - quantity
     lot["InspLotQtyToBePosted"] = str(left)
-    field = {"01": "InspLotQtyToFree", "07": "InspLotQtyToBlocked"}.get(
+    field = {"01": "InspLotQtyToFree", "07": "InspLotQtyToBlocked", "SCRAP": "InspLotQtyToScrap"}.get(
         target, "InspLotQtyToSpecialStock"
     )
     lot[field] = str(Decimal(lot[field]) + quantity)
