@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from shared.errors import BackendRejected, NotFound, PreconditionFailed
-from shared.models import LotDisposition, StockCategory
+from shared.models import StockCategory
 from shared.models.commands import (
     GoodsIssueCreate,
     GoodsReceiptCreate,
@@ -31,7 +31,7 @@ from shared.models.erp import (
     Supplier,
     SupplierPage,
 )
-from shared.models.lifecycle import DEFAULT_CATEGORY, FINAL_DISPOSITIONS
+from shared.models.lifecycle import FINAL_DISPOSITIONS
 from shared.settings import S4HanaSettings
 from system_apis.connectors.base import (
     ErpCapability,
@@ -73,7 +73,6 @@ from system_apis.connectors.s4hana._reads import (
     LotFacts,
     build_lot,
     item_of,
-    parse_block_note,
     plant_of,
     purchase_order_of,
     receipt_of,
@@ -672,6 +671,3 @@ def _check_version(lot: Lot, expected: int) -> None:
         raise PreconditionFailed(
             f"Lot {lot.lot_id} is at version {lot.version}, not {expected}; read it again and retry with the current version."
         )
-
-
-_ = (DEFAULT_CATEGORY, LotDisposition)

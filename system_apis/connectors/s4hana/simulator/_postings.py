@@ -187,7 +187,7 @@ def _receipt(state: State, item: Entity) -> Entity:
     stock_type = "02" if qm is not None and qm.get("HasPostToInspectionStock") else "01"
     batch = str(item.get("Batch") or "")
     used = {row["Batch"] for row in state.where("A_MaterialDocumentItem", Plant=plant)}
-    while not batch or batch in used and not item.get("Batch"):
+    while not batch or (batch in used and not item.get("Batch")):
         batch = f"{state.next_number('batch', 1):04d}"
     return {
         **item,
@@ -421,9 +421,11 @@ def post_ud_stock(state: State, body: Entity, user: str) -> Entity:
     )
     left = remaining - quantity
     lot["InspLotQtyToBePosted"] = str(left)
-    field = {"01": "InspLotQtyToFree", "07": "InspLotQtyToBlocked", "SCRAP": "InspLotQtyToScrap"}.get(
-        target, "InspLotQtyToSpecialStock"
-    )
+    field = {
+        "01": "InspLotQtyToFree",
+        "07": "InspLotQtyToBlocked",
+        "SCRAP": "InspLotQtyToScrap",
+    }.get(target, "InspLotQtyToSpecialStock")
     lot[field] = str(Decimal(lot[field]) + quantity)
     lot["InspLotIsStockPostingCompleted"] = left == 0
     state.touch(lot)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from shared.models import LotDisposition, StockCategory
 from shared.models.erp import GoodsReceipt, Lot, Supplier
