@@ -51,15 +51,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from shared.asgitypes import Receive, Scope, Send
 from shared.auth import DevIssuer
 from shared.composition import PrefixDispatcher, create_all_in_one
-from shared.errors import PROBLEM_TYPE_BASE
 from shared.settings import RateLimitSettings, Settings
+from tests.contract._checks import REUSED, positive_data_acceptance_unless_key_reused, problem_type
 
 CONTRACTS_DIR: Final = Path(__file__).resolve().parents[2] / "openapi"
 MAX_EXAMPLES: Final = 40
 """Fuzzing examples per operation and caller (the examples and coverage phases add theirs)."""
-REUSED: Final = PROBLEM_TYPE_BASE + "idempotency-key-reused"
-INVALID_CURSOR: Final = PROBLEM_TYPE_BASE + "invalid-cursor"
-STALE_ETAG: Final = PROBLEM_TYPE_BASE + "precondition-failed"
 
 
 def _settings() -> Settings:
@@ -118,7 +115,7 @@ class IdempotencyLedger:
             default=str,
         )
         replayed = response.headers.get("idempotent-replayed") == ["true"]
-        if response.status_code == 422 and _problem_type(response) == REUSED:
+        if response.status_code == 422 and problem_type(response) == REUSED:
             assert key in self._first, f"422 reused for a key never used before: {key}"
             assert self._first[key] != request, "422 reused for the same request"
         elif replayed:
@@ -126,14 +123,6 @@ class IdempotencyLedger:
         elif 200 <= response.status_code < 300:
             assert key not in self._first, f"{key} ran twice instead of replaying"
             self._first[key] = request
-
-
-def _problem_type(response: Any) -> str | None:
-    try:
-        value = json.loads(response.content)
-    except ValueError:
-        return None
-    return value.get("type") if isinstance(value, dict) else None
 
 
 class Gateway:
@@ -191,29 +180,6 @@ GATEWAY: Final = Gateway()
 @pytest.fixture
 def fresh_gateway() -> None:
     GATEWAY.reset()
-
-
-def positive_data_acceptance_unless_key_reused(ctx: Any, response: Any, case: Any) -> bool | None:
-    """``positive_data_acceptance``, except three documented answers no schema can rule out:
-    422 for a reused Idempotency-Key, 400 for a list ``cursor`` the list never issued (cursors
-    are opaque: any string matches their schema), and 412 for an ``If-Match`` that is not the
-    record's current ETag (only a read tells which one is)."""
-    if response.status_code == 422 and _problem_type(response) == REUSED:
-        return None
-    if (
-        response.status_code == 400
-        and _problem_type(response) == INVALID_CURSOR
-        and "cursor" in (case.query or {})
-    ):
-        return None
-    if (
-        response.status_code == 412
-        and _problem_type(response) == STALE_ETAG
-        and "If-Match" in (case.headers or {})
-    ):
-        return None
-    result: bool | None = positive_data_acceptance(ctx, response, case)
-    return result
 
 
 def _config() -> schemathesis.Config:
