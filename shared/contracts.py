@@ -57,6 +57,9 @@ class Surface(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     contract: str
     """Path of the committed contract below ``openapi/``."""
+    excludes: tuple[str, ...] = ()
+    """Path prefixes below ``prefix`` that another surface of the layer serves (its own
+    contract), left out of this one's."""
     version: str = "1.0.0"
     tags: Mapping[str, str] = msgspec.field(default_factory=dict)
     """Tag name -> description."""
@@ -282,7 +285,8 @@ def surface_document(app: Litestar, surface: Surface) -> dict[str, Any]:
     paths = {
         path: item
         for path, item in full.get("paths", {}).items()
-        if path == surface.prefix or path.startswith(surface.prefix + "/")
+        if (path == surface.prefix or path.startswith(surface.prefix + "/"))
+        and not any(path == other or path.startswith(other + "/") for other in surface.excludes)
     }
     paths = copy.deepcopy(paths)
     _document_headers(paths)

@@ -27,7 +27,10 @@ without a record. Every state change appends an audit record; the lot's change i
 one (``lot.disposition-changed``): the disposition is saved as applied in the ERP first, then the
 record is written, then the disposition is APPLIED. A replica that stops between the last two
 leaves a disposition that says so, and only for such a one is the trail searched before the
-record is written, so a crash can neither lose nor duplicate it.
+record is written, so a crash can neither lose nor duplicate it. The save that makes it APPLIED
+also puts the ``com.qgate.lot.disposition-changed.v1`` event in the store's outbox, in the same
+atomic step (:mod:`shared.events`), with an id derived from the disposition: it is published
+once the change is saved, and never without it.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ from shared.errors import (
     SelfApproval,
     TransitionNotAllowed,
 )
+from shared.events import (
+    LOT_DISPOSITION_CHANGED,
+    QUALITY_STREAM,
+    CloudEvent,
+    derived_event_id,
+    new_event,
+)
 from shared.models import (
     DispositionCode,
     InspectionStatus,
@@ -84,7 +94,13 @@ from shared.models.lifecycle import DECISION_TARGET, DISPOSITION_TRANSITIONS
 from shared.models.qms import Inspection, TargetQuantity
 from shared.settings import ProcessSettings
 
-__all__ = ["DispositionService", "RetryPolicy", "check_quantities", "check_transition"]
+__all__ = [
+    "EVENT_SOURCE",
+    "DispositionService",
+    "RetryPolicy",
+    "check_quantities",
+    "check_transition",
+]
 
 _log = logging.getLogger("qgate.process.dispositions")
 _D = LotDisposition
@@ -93,6 +109,7 @@ _S = DispositionStatus
 FOUR_EYES_FROM: Final = frozenset({_D.BLOCKED, _D.REJECTED})
 """A release from these dispositions needs a USE_AS_IS nonconformance and a second person."""
 _QUANTITY_TOLERANCE: Final = 0.0005
+EVENT_SOURCE: Final = "/process/v1/lot-dispositions"
 _PERMANENT: Final = (
     BackendRejected,
     TransitionNotAllowed,
@@ -502,7 +519,7 @@ class DispositionService:
         )
         await self.store.save(confirmed)
         await self._audit(confirmed, "lot.disposition-changed", **self._change_record(d, lot))
-        return await self._complete(confirmed)
+        return await self._complete(confirmed, lot)
 
     async def _confirm_erp(self, d: Disposition, chain: Sequence[Caller]) -> Disposition:
         """Finish a disposition the ERP applied whose audit record may or may not be written."""
@@ -510,9 +527,9 @@ class DispositionService:
         record = self._change_record(d, lot)
         if not await self._audited(d, "lot.disposition-changed", ("Lot", d.lot_id)):
             await self._audit(d, "lot.disposition-changed", **record)
-        return await self._complete(d)
+        return await self._complete(d, lot)
 
-    async def _complete(self, d: Disposition) -> Disposition:
+    async def _complete(self, d: Disposition, lot: Lot) -> Disposition:
         applied = self._next(
             d,
             status=_S.APPLIED,
@@ -520,8 +537,39 @@ class DispositionService:
             next_attempt_at=None,
             completed_at=d.erp.applied_at or self._clock(),
         )
-        await self.store.save(applied)
+        await self.store.save(applied, events=[(QUALITY_STREAM, self._changed_event(applied, lot))])
         return applied
+
+    @staticmethod
+    def _changed_event(d: Disposition, lot: Lot) -> CloudEvent:
+        """``lot.disposition-changed``: its id is derived from the disposition, so whichever
+        replica completes it announces the same event."""
+        return new_event(
+            LOT_DISPOSITION_CHANGED,
+            EVENT_SOURCE,
+            {
+                "lotId": d.lot_id,
+                "dispositionId": d.disposition_id,
+                "decision": d.decision.value,
+                "fromDisposition": d.from_disposition.value if d.from_disposition else None,
+                "disposition": d.target_disposition.value,
+                "reason": d.reason,
+                "inspectionId": d.qms.reference or d.inspection_id,
+                "ncId": d.nc_id,
+                "itemId": lot.item_id,
+                "plantId": lot.plant_id,
+                "supplierId": lot.supplier_id,
+                "supplierLotNumber": lot.supplier_lot_number,
+                "stock": {b.category.value: b.quantity for b in lot.stock},
+                "requestedBy": d.requested_by.subject,
+                "approvedBy": d.approval.approver.subject if d.approval else None,
+                "appliedAt": d.completed_at.isoformat() if d.completed_at else None,
+            },
+            subject=d.lot_id,
+            correlation_id=d.correlation_id,
+            id=derived_event_id(LOT_DISPOSITION_CHANGED, d.disposition_id),
+            time=d.completed_at,
+        )
 
     @staticmethod
     def _change_record(d: Disposition, lot: Lot) -> dict[str, Any]:
