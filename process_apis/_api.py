@@ -9,6 +9,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 
 from process_apis.clients.system import SystemClient
+from process_apis.containment.consumers import SUBSCRIPTIONS as CONTAINMENT_SUBSCRIPTIONS
 from process_apis.containment.service import ContainmentService
 from process_apis.dispositions.service import DispositionService
 from process_apis.holds.service import HoldService
@@ -16,11 +17,14 @@ from process_apis.inspections.service import InspectionService
 from process_apis.suppliers.service import SupplierQualityService
 from process_apis.webhooks.service import WebhookService
 from shared.audit import AuditTrail
+from shared.events import EventBus, EventSubscription
 
 __all__ = [
     "LOCATION",
     "SERVICES",
+    "SUBSCRIPTIONS",
     "Audit",
+    "Bus",
     "Containments",
     "Dispositions",
     "Holds",
@@ -42,6 +46,7 @@ SERVICES: Final = {
     "dispositions": _state("dispositions"),
     "system": _state("system_client"),
     "audit": _state("audit"),
+    "bus": _state("bus"),
     "inspections": _state("inspections"),
     "suppliers": _state("suppliers"),
     "containments": _state("containments"),
@@ -56,6 +61,7 @@ Inspections = NamedDependency[InspectionService]
 Suppliers = NamedDependency[SupplierQualityService]
 System = NamedDependency[SystemClient]
 Audit = NamedDependency[AuditTrail]
+Bus = NamedDependency[EventBus]
 Containments = NamedDependency[ContainmentService]
 Holds = NamedDependency[HoldService]
 Webhooks = NamedDependency[WebhookService]
@@ -66,3 +72,9 @@ LOCATION: Final = ResponseHeader(
     documentation_only=True,
     required=True,
 )
+
+SUBSCRIPTIONS: Final[tuple[EventSubscription, ...]] = (*CONTAINMENT_SUBSCRIPTIONS,)
+"""The event consumers every process replica runs: ``EventSubscription(stream, group,
+handler)``, where ``handler`` builds the handler from the layer's services (``app.state``:
+``dispositions``, ``inspections``, ``bus``, ...). ``create_app(subscriptions=...)`` replaces
+them (tests)."""

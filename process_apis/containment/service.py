@@ -61,6 +61,7 @@ from shared.events import (
     CONTAINMENT_CLOSED,
     CONTAINMENT_CONTAINED,
     CONTAINMENT_OPENED,
+    INSPECTION_COMPLETED,
     CloudEvent,
     new_event,
 )
@@ -118,8 +119,11 @@ class ContainmentService:
     # Opening
 
     async def on_event(self, event: CloudEvent) -> None:
-        """The bus handler for ``inspection.completed`` (group ``containment-saga``)."""
-        inspection_id = event.data.get("inspectionId") or event.subject
+        """The bus handler for ``inspection.completed`` (group ``containment-saga``; the other
+        events of the stream are not its business; nothing while ``containment.enabled`` is off)."""
+        if event.type != INSPECTION_COMPLETED or not self.policy.enabled:
+            return
+        inspection_id = event.data.get("inspectionId")
         if not isinstance(inspection_id, str):
             _log.warning("inspection.completed %s names no inspection: ignored", event.id)
             return

@@ -23,6 +23,7 @@ import httpx
 from shared.auth import DevIssuer
 from shared.composition import PrefixDispatcher, build_issuer_app, create_layer
 from shared.settings import (
+    ContainmentSettings,
     LayerSettings,
     ProcessSettings,
     RateLimitSettings,
@@ -38,7 +39,11 @@ PROBLEM_JSON: Final = "application/problem+json"
 
 
 def settings(
-    *, store: StoreKind = StoreKind.MEMORY, redis_url: str | None = None, **process: Any
+    *,
+    store: StoreKind = StoreKind.MEMORY,
+    redis_url: str | None = None,
+    containment: dict[str, Any] | None = None,
+    **process: Any,
 ) -> Settings:
     """Fast retries, a short lease and no rate limit in the way."""
     policy = {
@@ -54,8 +59,33 @@ def settings(
         store=store,
         rate_limit=RateLimitSettings(tiers=tiers),
         process=ProcessSettings(**policy),
+        containment=ContainmentSettings(
+            **{
+                "retry_base_seconds": 0.05,
+                "retry_max_seconds": 0.2,
+                "worker_interval_seconds": 0.05,
+                "lease_seconds": 2.0,
+                "sync_interval_seconds": 0.1,
+                "webhook_retry_base_seconds": 0.05,
+                "webhook_retry_max_seconds": 0.2,
+                **(containment or {}),
+            }
+        ),
         layers=LayerSettings(timeout_seconds=5.0),
         **extra,
+    )
+
+
+def _problem(status: int, slug: str, detail: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        headers={"content-type": PROBLEM_JSON},
+        json={
+            "type": f"https://qgate.dev/problems/{slug}",
+            "title": slug,
+            "status": status,
+            "detail": detail,
+        },
     )
 
 
@@ -72,6 +102,11 @@ class SystemFaults(httpx.AsyncBaseTransport):
     """``erp`` / ``qms``: disposition changes and usage decisions the system layer made."""
     erp_changed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the system layer made an ERP disposition change."""
+    unsupported: set[str] = field(default_factory=set)
+    """Path endings whose writes the connected system cannot do: answered 501 (e.g. a Tryton
+    ERP's ``/purchasing-block``)."""
+    rejected: set[str] = field(default_factory=set)
+    """Path endings whose writes the connected system refuses for good: 409 backend-rejected."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -81,6 +116,11 @@ class SystemFaults(httpx.AsyncBaseTransport):
                 headers={"content-type": PROBLEM_JSON},
                 json={"type": "about:blank", "title": "Unavailable", "status": 503},
             )
+        if request.method in ("POST", "PUT", "PATCH"):
+            if any(path.endswith(ending) for ending in self.unsupported):
+                return _problem(501, "capability-unsupported", "The system cannot do this.")
+            if any(path.endswith(ending) for ending in self.rejected):
+                return _problem(409, "backend-rejected", "Refused by the system of record.")
         response = await self.inner.handle_async_request(request)
         if request.method == "POST" and response.status_code < 300:
             await response.aread()
@@ -90,6 +130,8 @@ class SystemFaults(httpx.AsyncBaseTransport):
                     self.erp_changed.set()
                 elif path.endswith("/usage-decision"):
                     self.changes["qms"] += 1
+                elif path.endswith("/nonconformances"):
+                    self.changes["nc"] += 1
         if path.endswith("/disposition-changes") and self.hold_erp_changes is not None:
             await self.hold_erp_changes.wait()
         return response
