@@ -100,9 +100,7 @@ async def test_request_logs_carry_ids_and_never_a_secret(
     assert dispositions["clientId"] == "experience-service"
     assert dispositions["traceId"] == requested.headers["traceparent"].split("-")[1]
     careless = [e for e in entries if e["logger"] == "qgate.test"]
-    assert [e["message"] for e in careless][0] == (
-        "signing the delivery with webhook_secret=[redacted]"
-    )
+    assert careless[0]["message"] == ("signing the delivery with webhook_secret=[redacted]")
     assert careless[1]["webhookSecret"] == "[redacted]"
     # Outside a request the fields are there, empty.
     assert careless[0]["clientId"] is None
