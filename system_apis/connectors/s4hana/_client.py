@@ -111,7 +111,7 @@ class S4HanaClient:
         response = await self._send(
             "GET", f"{ODATA_ROOT}{service}/", headers={"X-CSRF-Token": "Fetch"}
         )
-        token = response.headers.get("x-csrf-token")
+        token = str(response.headers.get("x-csrf-token") or "")
         if response.status_code >= 400 or not token:
             raise self._error(response, "fetching a CSRF token")
         return token

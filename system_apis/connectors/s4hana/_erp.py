@@ -94,7 +94,7 @@ _PRODUCT_EXPAND = {"$expand": "to_Description,to_Plant/to_PlantQualityMgmt"}
 
 
 class S4HanaErpConnector:
-    """The ERP port over S/4HANA (cloud or on-premise); ``transport`` for tests and the simulator."""
+    """The ERP port over S/4HANA (cloud or on-premise); ``transport`` for tests, the simulator."""
 
     def __init__(
         self,
@@ -218,7 +218,8 @@ class S4HanaErpConnector:
             current = await self.get_supplier(supplier_id)
             if expected_version is not None and expected_version != current.version:
                 raise PreconditionFailed(
-                    f"Supplier {supplier_id} is at version {current.version}, not {expected_version}; read it again and retry with the current version."
+                    f"Supplier {supplier_id} is at version {current.version}, not "
+                    f"{expected_version}; read it again and retry with the current version."
                 )
             functions = {f.value for f in change.functions}
             rfq, gr = "RFQ" in functions, "GOODS_RECEIPT" in functions
@@ -257,9 +258,13 @@ class S4HanaErpConnector:
                     path,
                     {"PurchasingIsBlockedForSupplier": "PURCHASE_ORDER" in functions},
                     etag=tag,
-                    what=f"supplier {supplier_id} in purchasing organization {org['PurchasingOrganization']}",
+                    what=f"supplier {supplier_id} in purchasing organization "
+                    f"{org['PurchasingOrganization']}",
                 )
-            note = f"{change.reason}\n-- qgate block v{current.version + 1} by {actor} at {self._clock().isoformat()}"
+            note = (
+                f"{change.reason}\n-- qgate block v{current.version + 1} "
+                f"by {actor} at {self._clock().isoformat()}"
+            )
             text = {
                 "Supplier": supplier_id,
                 "Language": self._settings.language,
@@ -401,7 +406,8 @@ class S4HanaErpConnector:
             )
             if other and other[0]["Material"] != line.item_id:
                 raise BackendRejected(
-                    f"Batch {receipt.lot_number} at plant {line.plant_id} belongs to material {other[0]['Material']}"
+                    f"Batch {receipt.lot_number} at plant {line.plant_id} belongs to "
+                    f"material {other[0]['Material']}"
                 )
         now = self._clock()
         body = {
@@ -436,7 +442,8 @@ class S4HanaErpConnector:
             )
         except BackendRejected as exc:
             raise BackendRejected(
-                f"{receipt.po_id} line {receipt.line_no}: {exc.detail} (blocked suppliers and over-deliveries are refused)"
+                f"{receipt.po_id} line {receipt.line_no}: {exc.detail} "
+                "(blocked suppliers and over-deliveries are refused)"
             ) from exc
         return await self.get_goods_receipt(
             f"GR-{header['MaterialDocumentYear']}-{header['MaterialDocument']}-0001"
@@ -539,7 +546,8 @@ class S4HanaErpConnector:
             _check_version(lot, expected_version)
             if lot.disposition in FINAL_DISPOSITIONS:
                 raise BackendRejected(
-                    f"Lot {lot_id} is {lot.disposition.value}, a final disposition; it cannot change any more."
+                    f"Lot {lot_id} is {lot.disposition.value}, a final disposition; "
+                    "it cannot change any more."
                 )
             target = target_split(lot, change.disposition, change.quantities, ALLOWED_CATEGORIES)
             codes = self._codes(lot.plant_id)
@@ -554,7 +562,8 @@ class S4HanaErpConnector:
             if not moves:
                 if not current:
                     raise BackendRejected(
-                        f"Lot {lot_id} holds no stock: S/4HANA records a disposition through a stock posting."
+                        f"Lot {lot_id} holds no stock: S/4HANA records a disposition "
+                        "through a stock posting."
                     )
                 moves = [m for m in plan_moves(current, target, "~") if m.target is not None]
             inspection = await self._open_inspection_lot(lot)
@@ -633,11 +642,14 @@ class S4HanaErpConnector:
             allowed = ISSUABLE.get(lot.disposition)
             if allowed is None:
                 raise BackendRejected(
-                    f"Lot {lot_id} is {lot.disposition.value}: its stock cannot be issued. Only RELEASED lots (AVAILABLE stock) and RESTRICTED lots (RESTRICTED stock) can."
+                    f"Lot {lot_id} is {lot.disposition.value}: its stock cannot be issued. "
+                    "Only RELEASED lots (AVAILABLE stock) and RESTRICTED lots (RESTRICTED "
+                    "stock) can."
                 )
             if issue.category is not allowed:
                 raise BackendRejected(
-                    f"Lot {lot_id} is {lot.disposition.value}: issue from its {allowed.value} stock, not {issue.category.value}."
+                    f"Lot {lot_id} is {lot.disposition.value}: issue from its "
+                    f"{allowed.value} stock, not {issue.category.value}."
                 )
             codes = self._codes(lot.plant_id)
             now = self._clock()
@@ -669,5 +681,6 @@ class S4HanaErpConnector:
 def _check_version(lot: Lot, expected: int) -> None:
     if expected != lot.version:
         raise PreconditionFailed(
-            f"Lot {lot.lot_id} is at version {lot.version}, not {expected}; read it again and retry with the current version."
+            f"Lot {lot.lot_id} is at version {lot.version}, not {expected}; "
+            "read it again and retry with the current version."
         )

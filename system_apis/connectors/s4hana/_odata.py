@@ -60,7 +60,7 @@ def parse_decimal(text: object) -> float:
     if text in (None, ""):
         return 0.0
     if not isinstance(text, str):
-        raise ValueError(f"an Edm.Decimal must be a JSON string, got {text!r}")
+        raise TypeError(f"an Edm.Decimal must be a JSON string, got {text!r}")
     try:
         return float(Decimal(text).quantize(_MILLI, rounding=ROUND_HALF_EVEN))
     except InvalidOperation as exc:

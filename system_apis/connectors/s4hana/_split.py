@@ -33,7 +33,8 @@ def target_split(
     for entry in quantities:
         if entry.category in split:
             raise BackendRejected(
-                f"{entry.category.value} is named twice in the quantities; give each stock category at most once."
+                f"{entry.category.value} is named twice in the quantities; "
+                "give each stock category at most once."
             )
         split[entry.category] = round(entry.quantity, 3)
     if not allowed:
@@ -43,15 +44,18 @@ def target_split(
     wrong = sorted(c.value for c, q in split.items() if q > 0 and c not in allowed)
     if wrong:
         raise BackendRejected(
-            f"A {disposition.value} lot cannot hold {', '.join(wrong)} stock; allowed: {', '.join(sorted(c.value for c in allowed))}."
+            f"A {disposition.value} lot cannot hold {', '.join(wrong)} stock; "
+            f"allowed: {', '.join(sorted(c.value for c in allowed))}."
         )
     given = round(sum(split.values()), 3)
     if given != total:
         raise BackendRejected(
-            f"The quantities add up to {_show(given)} but lot {lot.lot_id} holds {_show(total)}; they must add up to the whole quantity."
+            f"The quantities add up to {_show(given)} but lot {lot.lot_id} holds "
+            f"{_show(total)}; they must add up to the whole quantity."
         )
     if default is not None and total > 0 and split.get(default, 0.0) <= 0:
         raise BackendRejected(
-            f"A {disposition.value} lot must keep some stock in {default.value}; choose the disposition that matches where the stock goes."
+            f"A {disposition.value} lot must keep some stock in {default.value}; "
+            "choose the disposition that matches where the stock goes."
         )
     return {c: q for c, q in split.items() if q > 0}

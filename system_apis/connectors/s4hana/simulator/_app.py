@@ -39,7 +39,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 ROOT: Final = "/sap/opu/odata/sap/"
-TOKEN_PATH: Final = "/sap/bc/sec/oauth2/token"
+TOKEN_PATH: Final = "/sap/bc/sec/oauth2/token"  # noqa: S105 - a URL path, not a secret
 SESSION_COOKIE: Final = "SAP_SESSIONID_S4H_100"
 _RESOURCE: Final = re.compile(r"^(?P<set>[A-Za-z_]+)(?:\((?P<keys>[^)]*)\))?(?:/(?P<nav>\w+))?$")
 _KEY_PART: Final = re.compile(r"(?:(?P<name>\w+)=)?'(?P<value>(?:[^']|'')*)'")

@@ -49,7 +49,7 @@ def _literal(token: str) -> object:
     if token.startswith("'"):
         return token[1:-1].replace("''", "'")
     if token in ("true", "false"):
-        return token == "true"
+        return token == "true"  # noqa: S105 - an OData literal, not a secret
     try:
         return Decimal(token)
     except ArithmeticError:

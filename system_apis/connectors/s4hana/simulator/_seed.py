@@ -78,13 +78,13 @@ def seed_demo(state: State, settings: S4HanaSettings) -> State:
             "A_ProductDescription",
             {"Product": item.item_id, "Language": "EN", "ProductDescription": item.description},
         )
-        for plant in item.plants:
-            inspect = plant.inspection_required_on_receipt
+        for item_plant in item.plants:
+            inspect = item_plant.inspection_required_on_receipt
             state.put(
                 "A_ProductPlant",
                 {
                     "Product": item.item_id,
-                    "Plant": plant.plant_id,
+                    "Plant": item_plant.plant_id,
                     "HasPostToInspectionStock": inspect,
                     "IsBatchManagementRequired": item.batch_managed,
                     "BaseUnit": item.base_uom,
@@ -94,7 +94,7 @@ def seed_demo(state: State, settings: S4HanaSettings) -> State:
                 "A_ProductPlantQualityMgmt",
                 {
                     "Product": item.item_id,
-                    "Plant": plant.plant_id,
+                    "Plant": item_plant.plant_id,
                     "HasPostToInspectionStock": inspect,
                     "QualityMgmtCtrlKey": "0001" if inspect else "",
                     "InspLotDocumentationIsRequired": False,
