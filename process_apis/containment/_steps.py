@@ -95,9 +95,27 @@ async def _find_lots(
             if lot.lot_id != trigger.lot_id
         ]
     lots = []
+    block = case.step(StepName.BLOCK_LOT)
     for lot in found:
         is_trigger = lot.lot_id == trigger.lot_id
         action, why = action_for(lot, trigger=is_trigger)
+        if is_trigger and block.reference is not None:
+            # Blocked by this case's BLOCK_LOT step (which may have run first).
+            held = await saga.dispositions.store.get(block.reference)
+            before = held.from_disposition if held is not None else None
+            lots.append(
+                AffectedLot(
+                    lot_id=lot.lot_id,
+                    plant_id=lot.plant_id,
+                    trigger=True,
+                    disposition_before=before or lot.disposition,
+                    action=LotAction.BLOCK,
+                    status=block.status,
+                    disposition_id=block.reference,
+                    detail=block.detail,
+                )
+            )
+            continue
         lots.append(
             AffectedLot(
                 lot_id=lot.lot_id,
