@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import httpx
 from litestar import Litestar, Router
 
-from process_apis._api import SERVICES
+from process_apis._api import SERVICES, SUBSCRIPTIONS
 from process_apis.audit.controllers import handlers as audit_routes
 from process_apis.clients.system import SystemClient
+from process_apis.containment.wiring import build_containment
 from process_apis.diagnostics import controllers as diagnostics
 from process_apis.dispositions.controllers import handlers as dispositions
 from process_apis.dispositions.models import ACTIVE
@@ -20,12 +24,14 @@ from process_apis.dispositions.store import (
 from process_apis.dispositions.worker import RetryWorker
 from process_apis.inspections.controllers import handlers as inspection_routes
 from process_apis.inspections.service import InspectionService
+from process_apis.operations.controllers import handlers as operations_routes
 from process_apis.records.controllers import handlers as record_routes
 from process_apis.suppliers.controllers import handlers as supplier_routes
 from process_apis.suppliers.service import SupplierQualityService
-from process_apis.surfaces import QUALITY, SURFACES
+from process_apis.surfaces import OPERATIONS, QUALITY, SURFACES
 from shared.appfactory import build_layer_app
 from shared.audit import AuditTrail, build_audit_trail
+from shared.events import EventBus, EventSubscription, OutboxRelay, build_event_bus
 from shared.http import build_layer_client
 from shared.idempotency import IdempotencyStore
 from shared.observability import LayerMetrics, register_pending
@@ -50,11 +56,15 @@ def create_app(
     rate_limiter: RateLimiter | None = None,
     disposition_store: DispositionStore | None = None,
     audit_trail: AuditTrail | None = None,
+    event_bus: EventBus | None = None,
+    subscriptions: Sequence[EventSubscription] | None = None,
 ) -> Litestar:
     """The process layer; ``system_transport`` reaches the system layer in-process.
 
-    Dispositions and the audit trail live in Redis when ``QGATE_STORE=redis`` (shared by every
-    replica, kept across restarts), else in this process's memory.
+    Dispositions, the audit trail and the event bus live in Redis when ``QGATE_STORE=redis``
+    (shared by every replica, kept across restarts), else in this process's memory. The bus
+    runs ``subscriptions`` (default :data:`~process_apis._api.SUBSCRIPTIONS`), and relays
+    publish what the stores' outboxes hold.
     """
     settings = settings or load_settings()
     layers = settings.layers
@@ -81,6 +91,33 @@ def create_app(
     )
     worker = RetryWorker(service, interval=settings.process.worker_interval_seconds)
     starters = [worker.start] if settings.process.worker_enabled else []
+    containment = build_containment(settings, system=client, dispositions=service, audit=audit)
+    bus = event_bus or build_event_bus(settings)
+    events = settings.events
+    relays = [
+        OutboxRelay(outbox, bus, interval=events.outbox_interval_seconds)
+        for outbox in (store.outbox, containment.outbox)
+    ]
+    state: dict[str, Any] = {
+        "system": system,
+        "system_client": client,
+        "dispositions": service,
+        "worker": worker,
+        "inspections": InspectionService(
+            system=client,
+            dispositions=service,
+            policy=settings.process,
+            holds=containment.holds,
+            bus=bus,
+        ),
+        "suppliers": SupplierQualityService(system=client, policy=settings.process),
+        "audit": audit,
+        "bus": bus,
+        **containment.state,
+    }
+    for subscription in SUBSCRIPTIONS if subscriptions is None else subscriptions:
+        bus.subscribe(subscription.stream, subscription.group, subscription.handler(state))
+    event_starters = [*(r.start for r in relays), bus.start] if events.consumers_enabled else []
     return build_layer_app(
         layer="process",
         settings=settings,
@@ -94,7 +131,13 @@ def create_app(
                     *supplier_routes,
                     *record_routes,
                     *audit_routes,
+                    *containment.quality_routes,
                 ],
+                dependencies=SERVICES,
+            ),
+            Router(
+                path=OPERATIONS.prefix,
+                route_handlers=[*operations_routes, *containment.operations_routes],
                 dependencies=SERVICES,
             ),
             *diagnostics.route_handlers,
@@ -104,20 +147,22 @@ def create_app(
             ("system-layer", system.ready),
             ("disposition-store", store.ping),
             ("audit-trail", audit.ping),
+            *containment.readiness,
+            ("event-bus", bus.ping),
         ],
-        starters=starters,
-        closers=[worker.stop, system.aclose, store.aclose, audit.aclose],
-        state={
-            "system": system,
-            "system_client": client,
-            "dispositions": service,
-            "worker": worker,
-            "inspections": InspectionService(
-                system=client, dispositions=service, policy=settings.process
-            ),
-            "suppliers": SupplierQualityService(system=client, policy=settings.process),
-            "audit": audit,
-        },
+        starters=[*event_starters, *starters, *containment.starters],
+        # Relays and consumers stop first: they use the stores and services closed after them.
+        closers=[
+            *(r.stop for r in relays),
+            bus.stop,
+            *containment.closers,
+            worker.stop,
+            system.aclose,
+            store.aclose,
+            audit.aclose,
+            bus.aclose,
+        ],
+        state=state,
         idempotency_store=idempotency_store,
         rate_limiter=rate_limiter,
         metrics=metrics,

@@ -17,7 +17,16 @@ from process_apis.operations.models import (
     Replay,
     StreamView,
 )
-from shared.events import INSPECTION_COMPLETED, QUALITY_STREAM, CloudEvent
+from process_apis.webhooks.models import (
+    DeliveryPage,
+    DeliveryStatus,
+    SubscriptionPage,
+    WebhookDelivery,
+    WebhookSubscription,
+    WebhookSubscriptionCreated,
+)
+from shared.audit import AuditCaller
+from shared.events import CONTAINMENT_OPENED, INSPECTION_COMPLETED, QUALITY_STREAM, CloudEvent
 
 __all__ = ["operations_examples"]
 
@@ -54,6 +63,26 @@ def operations_examples() -> dict[str, Any]:
         oldest_pending_age_seconds=4.2,
         consumers=[ConsumerView(name="process-1-4711-a1b2c3", pending=1, idle_seconds=0.8)],
     )
+    subscription = WebhookSubscription(
+        subscription_id="WHS-019A6B2C3D4E5F607182",
+        url="https://hooks.example.com/qgate",
+        event_types=[CONTAINMENT_OPENED],
+        description="QA alerts",
+        created_at=_AT,
+        created_by=AuditCaller(client_id="operations", subject="operations"),
+    )
+    delivery = WebhookDelivery(
+        delivery_id="WHD-019A6B2C3D4E5F607183",
+        version=2,
+        subscription_id=subscription.subscription_id,
+        event_id="0b7b8a52-6f1e-5d0c-9a57-3f6d2b1c0a9f",
+        event_type=CONTAINMENT_OPENED,
+        status=DeliveryStatus.DELIVERED,
+        attempts=1,
+        last_status_code=204,
+        created_at=_AT,
+        delivered_at=_AT,
+    )
     structs: dict[str, msgspec.Struct] = {
         "CloudEvent": event,
         "DeadLetterView": letter,
@@ -64,5 +93,13 @@ def operations_examples() -> dict[str, Any]:
             groups=[group],
             streams=[StreamView(stream=QUALITY_STREAM, length=1250, dead_letters=1)],
         ),
+        "WebhookSubscription": subscription,
+        "WebhookSubscriptionCreated": WebhookSubscriptionCreated(
+            **msgspec.structs.asdict(subscription),
+            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",  # noqa: S106 - an example
+        ),
+        "SubscriptionPage": SubscriptionPage(items=[subscription]),
+        "WebhookDelivery": delivery,
+        "DeliveryPage": DeliveryPage(items=[delivery]),
     }
     return {name: msgspec.to_builtins(value) for name, value in structs.items()}
