@@ -239,6 +239,7 @@ class LayerMetrics:
         self._circuits = _Circuits()
         r.register(self._callbacks)
         r.register(self._circuits)
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._exposed = CollectorRegistry(auto_describe=False)
         self._exposed.register(_WithLayer(r, layer))
 
@@ -260,9 +261,19 @@ class LayerMetrics:
     def observe_request(
         self, operation: str, method: str, status: int, duration_seconds: float
     ) -> None:
-        code = str(status)
-        self.requests.labels(operation=operation, method=method, status=code).inc()
-        self.request_duration.labels(operation=operation, status=code).observe(duration_seconds)
+        # On every request: the labelled children are looked up once per combination (a
+        # ``labels()`` call costs a few microseconds).
+        key = (operation, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            code = str(status)
+            children = (
+                self.requests.labels(operation=operation, method=method, status=code),
+                self.request_duration.labels(operation=operation, status=code),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(duration_seconds)
 
     def observe_connector_call(
         self, backend: str, operation: str, outcome: str, duration_seconds: float
