@@ -12,6 +12,19 @@ from typing import Any
 import msgspec
 
 from process_apis.audit.controllers import AuditPage
+from process_apis.containment.models import (
+    AffectedLot,
+    CaseStatus,
+    ContainmentCase,
+    ContainmentPage,
+    ContainmentStep,
+    ContainmentSummary,
+    LotAction,
+    StepName,
+    Trigger,
+    TriggerLot,
+)
+from process_apis.containment.models import StepStatus as CaseStepStatus
 from process_apis.dispositions.models import (
     Disposition,
     DispositionPage,
@@ -20,6 +33,7 @@ from process_apis.dispositions.models import (
     StepStatus,
     SystemStep,
 )
+from process_apis.holds.models import Enforcement, HoldPage, HoldStatus, ProcurementHold
 from process_apis.suppliers.models import RejectionRate, SupplierQualityView
 from shared.audit import GENESIS_HASH, AuditCaller, AuditEntry, Verification
 from shared.audit._model import seal
@@ -58,6 +72,73 @@ def _disposition() -> Disposition:
     )
 
 
+def _containment() -> ContainmentCase:
+    done = CaseStepStatus.DONE
+    return ContainmentCase(
+        containment_id="CNT-019A6B2C3D4E5F607184",
+        version=9,
+        status=CaseStatus.CONTAINED,
+        trigger=Trigger(
+            inspection_id="INSP-000035",
+            lot=TriggerLot(lot_id="LOT-1000-0023", plant_id="1000", goods_receipt_id="GR-000035"),
+            failed_characteristics=["C010"],
+            event_id="0b7b8a52-6f1e-5d0c-9a57-3f6d2b1c0a9e",
+            occurred_at=_AT,
+        ),
+        supplier_id="SUP-0001",
+        item_id="BRG-6205",
+        supplier_lot_number="SKF-4135",
+        plant_ids=["1000", "2000"],
+        lots=[
+            AffectedLot(
+                lot_id="LOT-1000-0023",
+                plant_id="1000",
+                trigger=True,
+                disposition_before=LotDisposition.QUARANTINE,
+                action=LotAction.BLOCK,
+                status=done,
+                disposition_id="DSP-019A6B2C3D4E5F607185",
+            ),
+            AffectedLot(
+                lot_id="LOT-2000-0012",
+                plant_id="2000",
+                disposition_before=LotDisposition.RELEASED,
+                action=LotAction.QUARANTINE,
+                status=done,
+                disposition_id="DSP-019A6B2C3D4E5F607186",
+            ),
+        ],
+        steps=[
+            ContainmentStep(name=name, status=done, attempts=1, completed_at=_AT)
+            for name in StepName
+        ],
+        nc_id="NC-000009",
+        hold_id="HLD-019A6B2C3D4E5F607184",
+        published_at=_AT,
+        opened_at=_AT,
+        contained_at=_AT + timedelta(seconds=3),
+        time_to_containment_seconds=3.2,
+        correlation_id="5f0c6c1e-8f2a-4b7e-9a57-3f6d2b1c0a9e",
+        updated_at=_AT + timedelta(seconds=3),
+    )
+
+
+def _hold() -> ProcurementHold:
+    return ProcurementHold(
+        hold_id="HLD-019A6B2C3D4E5F607184",
+        version=2,
+        status=HoldStatus.ACTIVE,
+        supplier_id="SUP-0001",
+        item_id="BRG-6205",
+        containment_id="CNT-019A6B2C3D4E5F607184",
+        reason="Containment CNT-019A6B2C3D4E5F607184: incoming inspection INSP-000035 failed",
+        enforcement=Enforcement.QGATE,
+        erp_detail="Held in qgate (QGATE_CONTAINMENT_ERP_SUPPLIER_BLOCK is off).",
+        placed_at=_AT,
+        updated_at=_AT,
+    )
+
+
 def quality_examples() -> dict[str, Any]:
     """Examples by schema name, with the diagnostics' own."""
     applied = _disposition()
@@ -91,7 +172,14 @@ def quality_examples() -> dict[str, Any]:
         created_at=_AT - timedelta(minutes=3),
         age_seconds=180.0,
     )
+    case = _containment()
+    hold = _hold()
     structs: dict[str, msgspec.Struct] = {
+        "ContainmentCase": case,
+        "ContainmentSummary": ContainmentSummary.of(case),
+        "ContainmentPage": ContainmentPage(items=[ContainmentSummary.of(case)]),
+        "ProcurementHold": hold,
+        "HoldPage": HoldPage(items=[hold]),
         "Disposition": applied,
         "DispositionSummary": waiting,
         "DispositionPage": DispositionPage(items=[waiting]),
