@@ -109,8 +109,11 @@ async def test_the_store_counts_a_status_and_finds_its_oldest(
 ) -> None:
     assert await store.count(DispositionStatus.PENDING_ERP) == 0
     assert await store.oldest(DispositionStatus.PENDING_ERP) is None
-    first = disposition("LOT-1000-0001")
-    second = disposition("LOT-1000-0002")
+    # Ids are time-ordered to the millisecond; two made in the same one order by their suffix.
+    first, second = sorted(
+        (disposition("LOT-1000-0001"), disposition("LOT-1000-0002")),
+        key=lambda d: d.disposition_id,
+    )
     other = disposition("LOT-1000-0003", status=DispositionStatus.PENDING_QMS)
     for record in (first, second, other):
         await store.create(record)
