@@ -12,10 +12,11 @@ import httpx
 
 from shared.settings import S4HanaSettings
 from system_apis.connectors.base import ErpCapability
+from system_apis.connectors.s4hana._client import S4HanaClient
 from system_apis.connectors.s4hana._erp import S4HanaErpConnector
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
 
-__all__ = ["SIMULATOR_URL", "S4HanaErpConnector", "simulator_connector"]
+__all__ = ["SIMULATOR_URL", "S4HanaClient", "S4HanaErpConnector", "simulator_connector"]
 
 SIMULATOR_URL = "http://s4hana-sim"
 

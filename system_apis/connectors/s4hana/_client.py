@@ -1,6 +1,7 @@
 """HTTP to S/4HANA: authentication, CSRF tokens, ETags, paging, and SAP's errors translated.
 
-- Basic (communication user) or OAuth 2.0 client credentials (token cached, refetched on 401);
+- Basic (communication user) or OAuth 2.0 client credentials (token cached; a 401 drops it and
+  the call is sent once more with a fresh one);
 - ``X-CSRF-Token: Fetch`` on a GET before the first write, the token (and the session cookies)
   reused, fetched again once when SAP answers 403 ``X-CSRF-Token: Required``;
 - writes carry ``If-Match`` with the entity's ``ETag``; 412 is a stale version, 428 (no ETag
@@ -93,18 +94,23 @@ class S4HanaClient:
         all_params = dict(params or {})
         if self._settings.sap_client and "sap-client=" not in url:
             all_params["sap-client"] = self._settings.sap_client
-        all_headers = {"Accept": "application/json", **(headers or {}), **(await self._auth())}
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                response = await self._http.request(
-                    method, url, params=all_params or None, json=json, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise DownstreamTimeout("S/4HANA did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise DownstreamUnavailable("S/4HANA cannot be reached") from exc
-        if response.status_code == 401 and self._tokens is not None:
-            self._tokens.invalidate()
+        for attempt in (1, 2):
+            auth = await self._auth()
+            all_headers = {"Accept": "application/json", **(headers or {}), **auth}
+            try:
+                async with asyncio.timeout(self._settings.timeout_seconds):
+                    response = await self._http.request(
+                        method, url, params=all_params or None, json=json, headers=all_headers
+                    )
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                raise DownstreamTimeout("S/4HANA did not answer in time") from exc
+            except httpx.TransportError as exc:
+                raise DownstreamUnavailable("S/4HANA cannot be reached") from exc
+            if response.status_code != 401 or self._tokens is None or attempt == 2:
+                return response
+            # An access token SAP no longer accepts (revoked, or expired before its expires_in):
+            # drop it, unless a concurrent call already did, and try once with a fresh one.
+            self._tokens.invalidate(auth["Authorization"].removeprefix("Bearer "))
         return response
 
     async def _fetch_csrf(self, service: str) -> str:
@@ -142,14 +148,15 @@ class S4HanaClient:
             used = await self._csrf_token(service)
             headers["X-CSRF-Token"] = used
             response = await self._send(method, url, params=params, json=json, headers=headers)
-            if (
-                response.status_code == 403
-                and response.headers.get("x-csrf-token", "").lower() == "required"
-            ):
+            if _csrf_refused(response):
                 # The session (and its token) expired: one fresh token, one retry.
                 renewed = await self._csrf_token(service, renew=self._csrf == used)
                 headers["X-CSRF-Token"] = renewed
                 response = await self._send(method, url, params=params, json=json, headers=headers)
+                if _csrf_refused(response):
+                    # Never a loop: a fresh token refused too is a configuration problem (a
+                    # proxy dropping the session cookie, a user without the right role).
+                    raise DownstreamRejected("S/4HANA refused a freshly fetched CSRF token (403)")
         else:
             response = await self._send(method, url, params=params, headers=headers)
         if response.status_code >= 400:
@@ -227,6 +234,13 @@ class S4HanaClient:
         if status == 429 or status >= 500:
             return DownstreamUnavailable(f"S/4HANA is unavailable ({status})")
         return BackendRejected(detail)
+
+
+def _csrf_refused(response: httpx.Response) -> bool:
+    return (
+        response.status_code == 403
+        and str(response.headers.get("x-csrf-token", "")).lower() == "required"
+    )
 
 
 class _PreconditionRequired(PreconditionFailed):

@@ -82,6 +82,11 @@ class Faults:
     """How long each answer waits (timeouts)."""
     fail_path: str | None = None
     """Only requests whose path contains this fail (None: any)."""
+    fail_method: str | None = None
+    """Only requests of this method fail (None: any)."""
+    refuse_csrf: int = 0
+    """How many of the next writes are refused as if their CSRF token had expired (403
+    ``X-CSRF-Token: Required``), whatever token they carry."""
 
     def expire_csrf(self, simulator: S4HanaSimulator) -> None:
         """Every CSRF token issued so far stops being valid (a session timeout)."""
@@ -137,8 +142,10 @@ class S4HanaSimulator:
         path: str = scope["path"]
         if self.faults.delay_seconds:
             await asyncio.sleep(self.faults.delay_seconds)
-        if self.faults.fail_next and (
-            self.faults.fail_path is None or self.faults.fail_path in path
+        if (
+            self.faults.fail_next
+            and (self.faults.fail_path is None or self.faults.fail_path in path)
+            and (self.faults.fail_method in (None, scope["method"]))
         ):
             status = self.faults.fail_next.pop(0)
             return (
@@ -255,6 +262,9 @@ class S4HanaSimulator:
     ) -> tuple[int, dict[str, str], Any]:
         method = scope["method"]
         csrf_headers, csrf_valid = self._csrf(scope, headers)
+        if method in ("POST", "PATCH", "MERGE", "PUT", "DELETE") and self.faults.refuse_csrf:
+            self.faults.refuse_csrf -= 1
+            csrf_valid = False
         if method in ("POST", "PATCH", "MERGE", "PUT", "DELETE") and not csrf_valid:
             return (
                 403,
