@@ -197,13 +197,12 @@ class EventBus(Store):
         return list(self._consumers)
 
     async def start(self) -> None:
-        """Create the groups (from the start of their streams) and run one loop per
-        subscription. Idempotent."""
+        """Run one loop per subscription, each creating its group first (from the start of the
+        stream). Idempotent; a backend that is down delays the loops, not the start."""
         self._stopping = False
         self._stopped = asyncio.Event()
         for consumer in self._consumers.values():
             if consumer.task is None or consumer.task.done():
-                await self._create_group(consumer.stream, consumer.group)
                 consumer.task = asyncio.create_task(
                     self._run(consumer), name=f"events:{consumer.stream}:{consumer.group}"
                 )
@@ -297,6 +296,8 @@ class EventBus(Store):
         claim_every = min(settings.claim_idle_seconds / 2, 5.0)
         next_claim = loop.time()
         block = settings.block_ms / 1000
+        while not await self._group_created(consumer):
+            await self._pause(_BACKEND_PAUSE)
         while not self._stopping:
             try:
                 handled = 0
@@ -332,6 +333,20 @@ class EventBus(Store):
                     _BACKEND_PAUSE,
                 )
                 await self._pause(_BACKEND_PAUSE)
+
+    async def _group_created(self, consumer: _Consumer) -> bool:
+        """Create the consumer's group; True when it exists (or the bus is stopping)."""
+        try:
+            await self._create_group(consumer.stream, consumer.group)
+        except Exception:
+            _log.exception(
+                "event consumer %s/%s: cannot create the group; retrying in %.0f s",
+                consumer.stream,
+                consumer.group,
+                _BACKEND_PAUSE,
+            )
+            return self._stopping
+        return True
 
     async def _process(self, consumer: _Consumer, delivery: _Delivery) -> None:
         stream, group = consumer.stream, consumer.group

@@ -23,7 +23,7 @@ from process_apis.dispositions.store import (
     StaleDisposition,
 )
 from shared.audit import AuditCaller
-from shared.errors import NotFound
+from shared.errors import DownstreamUnavailable, NotFound
 from shared.events import (
     LOT_DISPOSITION_CHANGED,
     QUALITY_STREAM,
@@ -343,6 +343,49 @@ async def test_a_consumer_killed_mid_stream_loses_no_event(buses: BusFactory) ->
     assert all(count == 1 for count in saga.calls.values())
     [group] = await second.pending()
     assert group.pending == 0
+
+
+async def test_an_event_that_kills_its_consumers_is_dead_lettered_unhandled(
+    buses: BusFactory,
+) -> None:
+    poison = event(66)
+    await buses("publisher").publish(QUALITY_STREAM, poison)
+    for n in range(FAST.max_deliveries):
+        replica = buses(f"replica-{n}")
+        in_hand = asyncio.Event()
+
+        async def hangs(e: CloudEvent, in_hand: asyncio.Event = in_hand) -> None:
+            in_hand.set()
+            await asyncio.Event().wait()
+
+        replica.subscribe(QUALITY_STREAM, "saga", hangs)
+        await replica.start()
+        async with asyncio.timeout(WITHIN):
+            await in_hand.wait()
+        await replica.stop(abandon=True)  # the event took the replica down with it
+    survivor = buses("survivor")
+    saga = Recorder()
+    survivor.subscribe(QUALITY_STREAM, "saga", saga)
+    await survivor.start()
+    await drained(survivor)
+    assert saga.calls == Counter()  # not handed to a fourth consumer
+    [letter] = await survivor.dead_letters(QUALITY_STREAM)
+    assert letter.event == poison
+    assert letter.deliveries == FAST.max_deliveries + 1
+    assert "without an acknowledgement" in letter.reason
+
+
+async def test_an_unreachable_redis_is_a_503_not_a_crash() -> None:
+    bus = RedisEventBus.from_url("redis://127.0.0.1:1/0", FAST)
+    try:
+        with pytest.raises(DownstreamUnavailable):
+            await bus.publish(QUALITY_STREAM, event(1))
+        with pytest.raises(DownstreamUnavailable):
+            await bus.dead_letters(QUALITY_STREAM)
+        with pytest.raises(DownstreamUnavailable):
+            await bus.pending()
+    finally:
+        await bus.aclose()
 
 
 async def test_a_stop_finishes_the_event_in_hand(buses: BusFactory) -> None:
