@@ -58,6 +58,10 @@ class ObservedASGI:
         self.layer = layer
         self.metrics = metrics
         self.tracer = tracer
+        # Probes and scrapes arrive every few seconds: a trace each would drown the real ones.
+        self.untraced = frozenset(
+            {"/health/live", "/health/ready", "/metrics", f"/{layer}/metrics"}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +71,7 @@ class ObservedASGI:
         tracer_token = bind_tracer(self.tracer)
         span = None
         span_token = None
-        if self.tracer is not None:
+        if self.tracer is not None and scope["path"] not in self.untraced:
             span = start_server_span(self.tracer, scope, self.layer)
             scope[TRACE_SCOPE_KEY] = server_span_context(span)
             span_token = use_span(span)

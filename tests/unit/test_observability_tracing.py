@@ -124,6 +124,11 @@ async def test_one_disposition_is_one_trace_across_the_three_layers_and_the_conn
                 "traceparent": INCOMING,
             },
         )
+        traced = len(exporter.get_finished_spans())
+        # Probes and scrapes are counted, not traced.
+        for path in ("/process/metrics", "/health/live", "/system/metrics"):
+            assert (await http.get(path)).status_code == 200
+        assert len(exporter.get_finished_spans()) == traced
     assert answer.status_code == 201, answer.text
     # The caller's trace continues: the answer names the experience layer's server span.
     returned = answer.headers["traceparent"]
