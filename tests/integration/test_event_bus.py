@@ -35,13 +35,14 @@ from shared.events import (
     Outbox,
     OutboxRelay,
     RedisEventBus,
+    build_event_bus,
     decode_event,
     derived_event_id,
     encode_event,
     new_event,
 )
 from shared.models import DispositionCode, LotDisposition
-from shared.settings import EventSettings
+from shared.settings import EventSettings, Settings, SettingsError, StoreKind
 
 FAST = EventSettings(
     max_deliveries=3,
@@ -180,6 +181,20 @@ def test_the_retry_delay_doubles_with_jitter_up_to_the_maximum() -> None:
     for deliveries, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 6.0), (9, 6.0)]:
         for _ in range(20):
             assert ceiling / 2 <= bus.delay(deliveries) <= ceiling
+
+
+async def test_the_bus_follows_the_store_setting() -> None:
+    memory = build_event_bus(Settings())
+    assert isinstance(memory, MemoryEventBus)
+    redis_bus = build_event_bus(Settings(store=StoreKind.REDIS, events=FAST))
+    assert isinstance(redis_bus, RedisEventBus)
+    assert redis_bus.key(QUALITY_STREAM) == "qgate:events:{quality}"
+    await redis_bus.aclose()
+    await memory.aclose()
+    with pytest.raises(SettingsError, match="QGATE_EVENTS_CLAIM_IDLE_SECONDS"):
+        build_event_bus(
+            Settings(events=EventSettings(claim_idle_seconds=30.0, retry_max_seconds=60.0))
+        )
 
 
 # Delivery ----------------------------------------------------------------------------------
