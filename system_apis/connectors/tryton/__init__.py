@@ -1,11 +1,22 @@
 """The Tryton connectors: a real ERP (stock, lots, purchasing) and its quality module as QMS.
 
 Over Tryton's JSON-RPC (``_rpc``). What maps where, and what Tryton cannot do, is described in
-``_locations`` (dispositions are stock locations), ``_notes`` (what Tryton has no field for) and
-the connectors' capability sets.
+``_locations`` (dispositions are stock locations), ``_inspections`` and ``_alerts`` (the quality
+module), ``_notes`` (what Tryton has no field for) and the connectors' capability sets.
 """
 
+from system_apis.connectors.tryton._demo import create_database, seed
 from system_apis.connectors.tryton._erp import ERP_CAPABILITIES, TrytonErpConnector
+from system_apis.connectors.tryton._qms import QMS_CAPABILITIES, TrytonQmsConnector
 from system_apis.connectors.tryton._rpc import TrytonClient, TrytonSession
 
-__all__ = ["ERP_CAPABILITIES", "TrytonClient", "TrytonErpConnector", "TrytonSession"]
+__all__ = [
+    "ERP_CAPABILITIES",
+    "QMS_CAPABILITIES",
+    "TrytonClient",
+    "TrytonErpConnector",
+    "TrytonQmsConnector",
+    "TrytonSession",
+    "create_database",
+    "seed",
+]

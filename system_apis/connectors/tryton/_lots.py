@@ -23,7 +23,7 @@ from system_apis.connectors.tryton._locations import Locations
 from system_apis.connectors.tryton._notes import Note, StateNotes
 from system_apis.connectors.tryton._rpc import TrytonClient
 
-__all__ = ["ALLOWED", "ISSUABLE", "LotState", "read_lots", "split_for"]
+__all__ = ["ALLOWED", "ISSUABLE", "LotState", "read_lots", "split_for", "validate_split"]
 
 _D = LotDisposition
 _C = StockCategory
@@ -229,7 +229,15 @@ def split_for(
 ) -> dict[StockCategory, float]:
     """The lot's stock per category after moving to ``disposition`` (validated), or
     :class:`BackendRejected` when the quantities do not fit the canonical rules."""
-    total = qty(lot.total_quantity)
+    return validate_split(f"lot {lot.lot_id}", lot.total_quantity, disposition, quantities)
+
+
+def validate_split(
+    subject: str, total: float, disposition: LotDisposition, quantities: Sequence[TargetQuantity]
+) -> dict[StockCategory, float]:
+    """``total`` split over categories for ``disposition``: ``quantities`` when given (each
+    category once, allowed for the disposition, adding up), else all in its default category."""
+    total = qty(total)
     default = DEFAULT_CATEGORY[disposition]
     allowed = ALLOWED[disposition]
     if not quantities:
@@ -255,7 +263,7 @@ def split_for(
     given = qty(sum(split.values()))
     if given != total:
         raise BackendRejected(
-            f"The quantities add up to {show(given)} but lot {lot.lot_id} holds {show(total)}; "
+            f"The quantities add up to {show(given)} but {subject} holds {show(total)}; "
             "they must add up to the whole quantity."
         )
     if default is not None and total > 0 and split.get(default, 0.0) <= 0:

@@ -1,8 +1,8 @@
 """What Tryton has no field for, kept on the Tryton record itself as an attachment.
 
 A lot has no status, an inspection no lot or usage decision, a control no version, an alert no
-severity: qgate keeps those in one JSON attachment per record (``qgate-<kind>.json``,
-``ir.attachment``), visible in the Tryton client among the record's attachments (Tryton's notes
+severity: qgate keeps those in one attachment per record (``qgate-<kind>.json``,
+``ir.attachment``, the JSON in its description), visible in the Tryton client among the record's attachments (Tryton's notes
 cannot be edited once written, attachments can). It also carries the record's canonical
 ``version``; writes replace it with Tryton's own optimistic lock (``_timestamp`` in the context),
 so two writers that read the same version cannot both win: the second gets
@@ -57,7 +57,7 @@ class StateNotes:
             0,
             None,
             [("id", "ASC")],
-            ["resource", "data", "_timestamp", "write_date", "create_date"],
+            ["resource", "description", "_timestamp", "write_date", "create_date"],
         )
         notes: dict[int, Note] = {}
         for row in rows:
@@ -65,7 +65,7 @@ class StateNotes:
             if db_id in notes:
                 continue
             try:
-                data = json.loads(row["data"] or b"{}")
+                data = json.loads(row["description"] or "{}")
             except ValueError:
                 continue
             written = row.get("write_date") or row["create_date"]
@@ -94,8 +94,6 @@ class StateNotes:
         )
 
     def _values(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        raw = json.dumps(dict(data), sort_keys=True, separators=(",", ":"))
-        return {
-            "data": raw.encode(),
-            "description": f"Kept by qgate (version {data.get('version', 1)}); do not edit.",
-        }
+        # In the description, which lives in the database (attachment data goes to Tryton's
+        # file store, outside the database's transactions).
+        return {"description": json.dumps(dict(data), sort_keys=True, separators=(",", ":"))}

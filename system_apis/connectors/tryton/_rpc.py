@@ -107,6 +107,7 @@ class TrytonSession:
 
     def __init__(self, *, login: str, user_id: int, token: str, context: Mapping[str, Any]):
         self.user_id = user_id
+        self.token = token
         self.context = dict(context)
         raw = f"{login}:{user_id}:{token}".encode()
         self.authorization = "Session " + base64.b64encode(raw).decode()
@@ -153,6 +154,10 @@ class TrytonClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def forget_session(self) -> None:
+        """Log in again on the next call (e.g. after the user's company changed)."""
+        self._session = None
 
     async def execute(
         self, model: str, method: str, *params: Any, context: Mapping[str, Any] | None = None
