@@ -16,9 +16,12 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from shared.auth import Caller as OnBehalf
 from shared.delegation import ON_BEHALF_OF_HEADER, encode_chain
 from shared.events import CONTAINMENT_OPENED
+from shared.settings import StoreKind
 from tests.integration._gateway import (
     ERP,
     PROCESS,
@@ -114,10 +117,14 @@ def as_supplier(ops: Caller, supplier_id: str) -> dict[str, str]:
     return {**ops.headers(), ON_BEHALF_OF_HEADER: encode_chain(chain)}
 
 
-async def test_a_failed_incoming_inspection_is_contained_everywhere() -> None:
+@pytest.mark.parametrize("store", [StoreKind.MEMORY, StoreKind.REDIS])
+async def test_a_failed_incoming_inspection_is_contained_everywhere(
+    store: StoreKind, request: pytest.FixtureRequest
+) -> None:
     receiver = Receiver()
     supplier_lot = f"SL-{uuid.uuid4().hex[:8].upper()}"
-    async with receiver.running(), Gateway(settings()) as gw:
+    redis_url = request.getfixturevalue("redis_url") if store is StoreKind.REDIS else None
+    async with receiver.running(), Gateway(settings(store=store, redis_url=redis_url)) as gw:
         await gw.start()
         async with (
             gw.caller("operations") as ops,
@@ -309,3 +316,56 @@ async def test_an_operator_closes_a_step_resolved_by_hand() -> None:
             )
             (record,) = trail["items"]
             assert record["actor"]["clientId"] == "operations"
+
+
+async def test_the_supplier_responds_and_acknowledges_on_its_own_case_only() -> None:
+    supplier_lot = f"SL-{uuid.uuid4().hex[:8].upper()}"
+    async with Gateway(settings()) as gw:
+        await gw.start()
+        async with (
+            gw.caller("operations") as ops,
+            gw.caller("quality-engineer") as engineer,
+            gw.caller("experience-service") as experience,
+        ):
+            at_1000 = await receive(ops, PO_1000, supplier_lot)
+            inspection_id, _ = await fail_incoming_inspection(engineer, at_1000)
+            case = await case_of(ops, inspection_id)
+            case = await wait_for_case(ops, case["containmentId"], {"CONTAINED"})
+            base = f"{CONTAINMENTS}/{case['containmentId']}"
+            response = {
+                "actions": [
+                    {"description": "Stock at our warehouse sorted", "lotNumbers": [supplier_lot]}
+                ],
+                "d3Answer": "All parts of the lot quarantined and 100% measured",
+                "documents": [{"title": "8D report", "reference": "https://sup.example/8d.pdf"}],
+            }
+
+            def post(path: str, body: Any, supplier: str, key: str) -> Any:
+                headers = {**as_supplier(experience, supplier), "Idempotency-Key": key}
+                return experience.http.post(path, json=body, headers=headers)
+
+            other = await post(f"{base}/responses", response, "SUP-0002", "r-0")
+            assert_problem(other, 404, "not-found")
+            empty = await post(f"{base}/responses", {}, SUPPLIER, "r-1")
+            assert_problem(empty, 422, "validation-failed")
+            answered = await post(f"{base}/responses", response, SUPPLIER, "r-2")
+            assert answered.status_code == 201, answered.text
+            assert answered.headers["location"] == base
+            (recorded,) = answered.json()["responses"]
+            assert recorded["d3Answer"].startswith("All parts")
+            assert recorded["respondedBy"]["supplierId"] == SUPPLIER
+            replayed = await post(f"{base}/responses", response, SUPPLIER, "r-2")
+            assert replayed.headers["idempotent-replayed"] == "true"
+            assert len((await ops.ok(base))["responses"]) == 1
+
+            first = await post(f"{base}/acknowledgement", {"note": "Seen"}, SUPPLIER, "a-1")
+            assert first.status_code == 200, first.text
+            acknowledged_at = first.json()["acknowledgedAt"]
+            again = await post(f"{base}/acknowledgement", {}, SUPPLIER, "a-2")
+            assert again.json()["acknowledgedAt"] == acknowledged_at
+            trail = await ops.ok(
+                f"{PROCESS}/audit", entityType="ContainmentCase", entityId=case["containmentId"]
+            )
+            actions = [r["action"] for r in trail["items"]]
+            assert actions.count("containment.supplier-responded") == 1
+            assert actions.count("containment.acknowledged") == 1
