@@ -44,7 +44,6 @@ QUALITY = Surface(
             "Purchasing of a supplier's item on hold, kept and enforced by qgate; lifted with "
             "a second person's approval once the CAPA is verified."
         ),
-        "Webhooks": "Subscriptions to qgate's events and their delivery logs (operations).",
         "Audit trail": "Who changed what, when and why: hash-chained, verifiable.",
         "Diagnostics": "Verify the caller and the chain of layers.",
     },
