@@ -6,7 +6,7 @@ in-process reference ERP / QMS seeded with demo data.
 
 from __future__ import annotations
 
-from shared.settings import ErpKind, QmsKind, Settings
+from shared.settings import ErpKind, QmsKind, Settings, StoreKind
 from system_apis.connectors.base import ErpConnector, QmsConnector
 
 __all__ = ["build_erp_connector", "build_qms_connector"]
@@ -19,9 +19,17 @@ def build_erp_connector(settings: Settings) -> ErpConnector:
 
         return ReferenceErpConnector()
     if settings.erp is ErpKind.S4HANA:
-        from system_apis.connectors.s4hana import S4HanaErpConnector  # noqa: PLC0415
+        from system_apis.connectors.s4hana import (  # noqa: PLC0415
+            MemoryBlockNotes,
+            RedisBlockNotes,
+            S4HanaErpConnector,
+        )
 
-        return S4HanaErpConnector(settings.s4hana)
+        # Purchasing-block notes live in qgate (SAP has no writable field for them): in Redis
+        # when replicas share state, so every system-layer replica reads the same ones.
+        shared_store = settings.store is StoreKind.REDIS
+        notes = RedisBlockNotes.from_url(settings.redis_url) if shared_store else MemoryBlockNotes()
+        return S4HanaErpConnector(settings.s4hana, notes=notes)
     if settings.erp is ErpKind.S4HANA_SIM:
         from system_apis.connectors.s4hana import simulator_connector  # noqa: PLC0415
 

@@ -14,9 +14,19 @@ from shared.settings import S4HanaSettings
 from system_apis.connectors.base import ErpCapability
 from system_apis.connectors.s4hana._client import S4HanaClient
 from system_apis.connectors.s4hana._erp import S4HanaErpConnector
+from system_apis.connectors.s4hana._notes import BlockNotes, MemoryBlockNotes, RedisBlockNotes
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
+from system_apis.connectors.s4hana.simulator._seed import demo_block_notes
 
-__all__ = ["SIMULATOR_URL", "S4HanaClient", "S4HanaErpConnector", "simulator_connector"]
+__all__ = [
+    "SIMULATOR_URL",
+    "BlockNotes",
+    "MemoryBlockNotes",
+    "RedisBlockNotes",
+    "S4HanaClient",
+    "S4HanaErpConnector",
+    "simulator_connector",
+]
 
 SIMULATOR_URL = "http://s4hana-sim"
 
@@ -26,8 +36,10 @@ def simulator_connector(
     simulator: S4HanaSimulator | None = None,
     *,
     capabilities: frozenset[ErpCapability] | None = None,
+    notes: BlockNotes | None = None,
 ) -> S4HanaErpConnector:
-    """A connector over ``simulator`` (a demo-seeded one by default), in-process."""
+    """A connector over ``simulator`` (a demo-seeded one by default), in-process; ``notes``
+    default to qgate's notes of the demo's purchasing blocks, in memory."""
     app = simulator if simulator is not None else build_simulator(settings)
     sim_settings = S4HanaSettings(
         **{
@@ -36,5 +48,8 @@ def simulator_connector(
         }
     )
     return S4HanaErpConnector(
-        sim_settings, transport=httpx.ASGITransport(app=app), capabilities=capabilities
+        sim_settings,
+        transport=httpx.ASGITransport(app=app),
+        capabilities=capabilities,
+        notes=notes if notes is not None else MemoryBlockNotes(demo_block_notes()),
     )

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import redis
 
-from shared.errors import BackendRejected, NotFound, PreconditionFailed
+from shared.errors import BackendRejected, DownstreamUnavailable, NotFound, PreconditionFailed
 from shared.models import StockCategory
 from shared.models.commands import (
     GoodsIssueCreate,
@@ -52,6 +53,7 @@ from system_apis.connectors.s4hana._mapping import (
     parse_lot_id,
     parse_po_id,
 )
+from system_apis.connectors.s4hana._notes import BlockNote, BlockNotes, MemoryBlockNotes
 from system_apis.connectors.s4hana._odata import (
     Entity,
     and_filter,
@@ -69,7 +71,6 @@ from system_apis.connectors.s4hana._postings import (
     usage_decision,
 )
 from system_apis.connectors.s4hana._reads import (
-    BLOCK_TEXT_ID,
     LotFacts,
     build_lot,
     item_of,
@@ -94,7 +95,11 @@ _PRODUCT_EXPAND = {"$expand": "to_Description,to_Plant/to_PlantQualityMgmt"}
 
 
 class S4HanaErpConnector:
-    """The ERP port over S/4HANA (cloud or on-premise); ``transport`` for tests, the simulator."""
+    """The ERP port over S/4HANA (cloud or on-premise); ``transport`` for tests, the simulator.
+
+    ``notes`` keeps why, by whom and when purchasing blocks were set (SAP has no writable field
+    for it, see ``_notes``): Redis when the system layer has replicas, memory otherwise.
+    """
 
     def __init__(
         self,
@@ -103,9 +108,11 @@ class S4HanaErpConnector:
         transport: httpx.AsyncBaseTransport | None = None,
         capabilities: frozenset[ErpCapability] | None = None,
         clock: Any = None,
+        notes: BlockNotes | None = None,
     ) -> None:
         self._settings = settings
         self._client = S4HanaClient(settings, transport=transport)
+        self._notes: BlockNotes = notes if notes is not None else MemoryBlockNotes()
         self._capabilities = frozenset(ErpCapability) if capabilities is None else capabilities
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -123,6 +130,13 @@ class S4HanaErpConnector:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._notes.aclose()
+
+    async def _block_notes(self, suppliers: list[str]) -> dict[str, BlockNote]:
+        try:
+            return await self._notes.get_many(suppliers)
+        except redis.RedisError as exc:
+            raise DownstreamUnavailable("qgate's store of purchasing-block notes is down") from exc
 
     def _codes(self, plant: str) -> PlantCodes:
         return PlantCodes.of(self._settings, plant)
@@ -169,9 +183,7 @@ class S4HanaErpConnector:
 
     async def _suppliers(self, supplier_id: str | None = None) -> list[Supplier]:
         where = eq("Supplier", supplier_id) if supplier_id else None
-        rows = await self._all(
-            _BP, "A_Supplier", **{"$expand": "to_SupplierText", "$filter": where}
-        )
+        rows = await self._all(_BP, "A_Supplier", **{"$filter": where})
         if supplier_id and not rows:
             raise NotFound(f"Supplier {supplier_id} not found")
         addresses = await self._all(
@@ -182,8 +194,14 @@ class S4HanaErpConnector:
         country = {str(a["BusinessPartner"]): str(a.get("Country") or "") for a in addresses}
         records = await self._all(_QIR, "QualityInProcurement", **{"$filter": where})
         blocked = {str(r["Supplier"]) for r in records if r.get("ProcurementBlock")}
+        notes = await self._block_notes([str(r["Supplier"]) for r in rows])
         return [
-            supplier_of(r, country.get(str(r["Supplier"]), ""), str(r["Supplier"]) in blocked, None)
+            supplier_of(
+                r,
+                country.get(str(r["Supplier"]), ""),
+                str(r["Supplier"]) in blocked,
+                notes.get(str(r["Supplier"])),
+            )
             for r in rows
         ]
 
@@ -212,7 +230,7 @@ class S4HanaErpConnector:
         expected_version: int | None = None,
     ) -> Supplier:
         """PATCH ``A_Supplier`` (and its purchasing organizations) with ``If-Match``; the reason,
-        who and when are kept in the supplier's long text ``QBLK`` (which carries the version)."""
+        who and when are noted by qgate (``notes``), with the supplier's new version."""
         require(self, ErpCapability.PURCHASING_BLOCK)
         async with self._locks["supplier:" + supplier_id]:
             current = await self.get_supplier(supplier_id)
@@ -261,33 +279,26 @@ class S4HanaErpConnector:
                     what=f"supplier {supplier_id} in purchasing organization "
                     f"{org['PurchasingOrganization']}",
                 )
-            note = (
-                f"{change.reason}\n-- qgate block v{current.version + 1} "
-                f"by {actor} at {self._clock().isoformat()}"
+            stored = (await self._block_notes([supplier_id])).get(supplier_id)
+            note = BlockNote(
+                functions=tuple(sorted(functions)),
+                reason=change.reason,
+                actor=actor,
+                at=self._clock(),
+                version=current.version + 1,
             )
-            text = {
-                "Supplier": supplier_id,
-                "Language": self._settings.language,
-                "LongTextID": BLOCK_TEXT_ID,
-            }
             try:
-                _, tag = await self._client.entity(
-                    _BP, entity_path("A_SupplierText", text), what="the block note"
+                noted = await self._notes.put(
+                    supplier_id, note, replaces=stored.version if stored else None
                 )
-            except NotFound:
-                await self._client.create(
-                    _BP,
-                    "A_SupplierText",
-                    {**text, "LongText": note},
-                    what=f"the block note of supplier {supplier_id}",
-                )
-            else:
-                await self._client.update(
-                    _BP,
-                    entity_path("A_SupplierText", text),
-                    {"LongText": note},
-                    etag=tag,
-                    what=f"the block note of supplier {supplier_id}",
+            except redis.RedisError as exc:
+                raise DownstreamUnavailable(
+                    "qgate's store of purchasing-block notes is down"
+                ) from exc
+            if not noted:
+                raise PreconditionFailed(
+                    f"Supplier {supplier_id}'s purchasing block was changed at the same time; "
+                    "read it again and retry with the current version."
                 )
             return await self.get_supplier(supplier_id)
 
@@ -586,9 +597,7 @@ class S4HanaErpConnector:
                     await self._client.create(
                         _QM,
                         "A_InspLotMatlDocItem",
-                        ud_stock_posting(
-                            codes, str(inspection["InspectionLot"]), move, lot.uom, text
-                        ),
+                        ud_stock_posting(codes, str(inspection["InspectionLot"]), move, text),
                         what=f"the stock posting of inspection lot {inspection['InspectionLot']}",
                     )
             if rest:

@@ -137,14 +137,12 @@ def usage_decision(codes: PlantCodes, inspection_lot: str, disposition: LotDispo
     }
 
 
-def ud_stock_posting(
-    codes: PlantCodes, inspection_lot: str, move: Move, uom: str, text: str
-) -> Body:
+def ud_stock_posting(codes: PlantCodes, inspection_lot: str, move: Move, text: str) -> Body:
     stock_type = "SCRAP" if move.target is None else codes.ud_stock_type(move.target)
     return {
         "InspectionLot": inspection_lot,
+        # The unit is the inspection lot's (InspLotMatlDocItmQtyUnit is read-only in SAP's API).
         "InspLotQtyPosted": decimal_text(move.source.quantity),
-        "InspLotMatlDocItmQtyUnit": uom,
         "UsageDecisionStockType": stock_type,
         "StorageLocation": move.target_location,
         "MaterialDocumentItemText": text[:50],

@@ -30,26 +30,20 @@ from shared.models.erp import (
 )
 from shared.settings import S4HanaSettings
 from system_apis.connectors.s4hana._mapping import SYSTEM, PlantCodes, gr_id, lot_id, po_id
+from system_apis.connectors.s4hana._notes import BlockNote
 from system_apis.connectors.s4hana._odata import Entity, parse_decimal, parse_odata_date
 
 __all__ = [
-    "BLOCK_TEXT_ID",
     "LotFacts",
     "block_functions",
     "build_lot",
     "item_of",
-    "parse_block_note",
     "plant_of",
     "purchase_order_of",
     "receipt_of",
     "supplier_of",
 ]
 
-BLOCK_TEXT_ID: Final = "QBLK"
-_NOTE: Final = re.compile(
-    r"^(?P<reason>.*)\n-- qgate block v(?P<version>\d+) by (?P<actor>\S+) at (?P<at>\S+)$",
-    re.DOTALL,
-)
 _TIME: Final = re.compile(r"^PT(?P<h>\d+)H(?P<m>\d+)M(?P<s>\d+)S$")
 _QM_STANDARDS: Final = {"IATF": "IATF 16949", "ISO9": "ISO 9001"}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -121,29 +115,22 @@ def block_functions(row: Entity) -> list[BlockedFunction]:
     return found
 
 
-def parse_block_note(text: str) -> tuple[str, str, datetime, int] | None:
-    match = _NOTE.match(text)
-    if match is None:
-        return None
-    return (
-        match["reason"],
-        match["actor"],
-        datetime.fromisoformat(match["at"]),
-        int(match["version"]),
-    )
-
-
-def supplier_of(row: Entity, country: str, procurement_blocked: bool, etag: str | None) -> Supplier:
+def supplier_of(
+    row: Entity, country: str, procurement_blocked: bool, note: BlockNote | None
+) -> Supplier:
+    """``note``: qgate's note of the last block it set (see ``_notes``); shown only while SAP's
+    indicators are still the ones it set, else the version moves on past it."""
     supplier = str(row["Supplier"])
-    note = next(
-        (t for t in _results(row, "to_SupplierText") if t.get("LongTextID") == BLOCK_TEXT_ID), None
-    )
-    parsed = parse_block_note(str(note.get("LongText") or "")) if note else None
-    version = parsed[3] if parsed else 1
     functions = block_functions(row)
+    current = note is not None and note.functions == tuple(sorted(f.value for f in functions))
+    version = 1 if note is None else note.version if current else note.version + 1
     block = None
     if functions:
-        reason, actor, at, _ = parsed or ("Blocked in S/4HANA", "SAP", _EPOCH, 1)
+        reason, actor, at = (
+            (note.reason, note.actor, note.at)
+            if note is not None and current
+            else ("Blocked in S/4HANA", "S/4HANA", _EPOCH)
+        )
         block = PurchasingBlock(functions=functions, reason=reason, blocked_at=at, blocked_by=actor)
     qm_system = str(row.get("SuplrQualityManagementSystem") or "")
     valid_to = _date(row.get("SuplrQltyInProcmtCertfnValidTo"))

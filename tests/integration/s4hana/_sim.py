@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from shared.settings import S4HanaSettings
-from system_apis.connectors.s4hana import SIMULATOR_URL, S4HanaErpConnector
+from system_apis.connectors.s4hana import SIMULATOR_URL, BlockNotes, S4HanaErpConnector
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
 
 FETCH = "fetch"
@@ -67,7 +67,10 @@ def connect(
     settings: S4HanaSettings | None = None,
     *,
     route: httpx.AsyncBaseTransport | None = None,
+    notes: BlockNotes | None = None,
 ) -> tuple[S4HanaErpConnector, Recorder]:
-    """A connector to ``sim`` (or to ``route``, which may forward to it), recording requests."""
+    """A connector to ``sim`` (or to ``route``, which may forward to it), recording requests;
+    purchasing-block notes in memory unless ``notes`` are given."""
     recorder = Recorder(route or httpx.ASGITransport(app=sim))
-    return S4HanaErpConnector(settings or sim_settings(), transport=recorder), recorder
+    connector = S4HanaErpConnector(settings or sim_settings(), transport=recorder, notes=notes)
+    return connector, recorder

@@ -50,7 +50,6 @@ _UPDATABLE: Final = {
         "SupplierProcurementBlock",
     },
     "A_SupplierPurchasingOrg": {"PurchasingIsBlockedForSupplier"},
-    "A_SupplierText": {"LongText"},
     "QualityInProcurement": {"ProcurementBlock", "BlockReason"},
 }
 
@@ -416,12 +415,6 @@ class S4HanaSimulator:
             return record_usage_decision(self.state, values, self.user)
         if entity_set == "A_InspLotMatlDocItem":
             return post_ud_stock(self.state, values, self.user)
-        if entity_set == "A_SupplierText":
-            self.state.require("A_Supplier", (str(values.get("Supplier") or ""),))
-            key = self.state.key_of(entity_set, values)
-            if self.state.get(entity_set, key) is not None:
-                raise SapError(400, "R11/602", f"Text {','.join(key)} already exists")
-            return self.state.put(entity_set, {**values})
         raise SapError(
             405,
             "/IWBEP/CM_MGW_RT/021",

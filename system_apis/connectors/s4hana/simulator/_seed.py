@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shared.models import LotDisposition, StockCategory
-from shared.models.erp import GoodsReceipt, Lot, Supplier
+from shared.models.erp import GoodsReceipt, Lot, PurchaseOrder, Supplier
 from shared.models.lifecycle import DEFAULT_CATEGORY
 from shared.settings import S4HanaSettings
 from system_apis.connectors.reference import ISSUABLE, build_demo
 from system_apis.connectors.s4hana._mapping import PlantCodes, parse_lot_id, parse_po_id
+from system_apis.connectors.s4hana._notes import BlockNote
 from system_apis.connectors.s4hana._odata import decimal_text, odata_date
 from system_apis.connectors.s4hana._postings import (
     Bucket,
@@ -33,7 +34,7 @@ from system_apis.connectors.s4hana.simulator._postings import (
 from system_apis.connectors.s4hana.simulator._query import from_wire
 from system_apis.connectors.s4hana.simulator._state import State
 
-__all__ = ["block_code", "block_note", "seed_demo"]
+__all__ = ["block_code", "demo_block_notes", "seed_demo"]
 
 _QM_SYSTEMS = {"IATF 16949": "IATF", "ISO 9001": "ISO9"}
 _USER = "DEMO_SEED"
@@ -143,6 +144,8 @@ def seed_demo(state: State, settings: S4HanaSettings) -> State:
         _book_lot(state, settings, receipt, lots[receipt.lot_id])
     for supplier in erp.suppliers:
         _block(state, supplier)
+        if supplier.quality_status.value in ("PROBATION", "BLOCKED", "DISQUALIFIED"):
+            _quality_info_records(state, supplier, erp.purchase_orders)
     return state
 
 
@@ -184,16 +187,30 @@ def _supplier(state: State, settings: S4HanaSettings, supplier: Supplier) -> Non
                 "PurchasingIsBlockedForSupplier": False,
             },
         )
-    if supplier.quality_status.value in ("PROBATION", "BLOCKED", "DISQUALIFIED"):
+
+
+def _quality_info_records(state: State, supplier: Supplier, orders: list[PurchaseOrder]) -> None:
+    """A quality info record (material x supplier x plant) blocking procurement of each material
+    the supplier delivers: SAP keeps quality status per material, not per supplier."""
+    supplied = sorted(
+        {
+            (ln.item_id, ln.plant_id)
+            for o in orders
+            if o.supplier_id == supplier.supplier_id
+            for ln in o.lines
+        }
+    )
+    for material, plant in supplied:
+        number = len(state.where("QualityInProcurement", Material=material)) + 1
         state.put(
             "QualityInProcurement",
             {
-                "Material": "",
-                "QltyInProcmtIntID": f"{supplier.supplier_id}-1",
+                "Material": material,
+                "QltyInProcmtIntID": f"{number:06d}",
                 "Supplier": supplier.supplier_id,
-                "Plant": "",
+                "Plant": plant,
                 "ProcurementBlock": "1",
-                "BlockReason": supplier.quality_status.value[:4],
+                "BlockReason": f"Supplier quality status {supplier.quality_status.value}"[:40],
             },
         )
 
@@ -210,15 +227,6 @@ def _block(state: State, supplier: Supplier) -> None:
     row["SupplierProcurementBlock"] = block_code(functions)
     for org in state.where("A_SupplierPurchasingOrg", Supplier=supplier.supplier_id):
         org["PurchasingIsBlockedForSupplier"] = "PURCHASE_ORDER" in functions
-    state.put(
-        "A_SupplierText",
-        {
-            "Supplier": supplier.supplier_id,
-            "Language": "EN",
-            "LongTextID": "QBLK",
-            "LongText": block_note(block.reason, block.blocked_by, block.blocked_at, 2),
-        },
-    )
 
 
 def block_code(functions: set[str]) -> str:
@@ -226,9 +234,20 @@ def block_code(functions: set[str]) -> str:
     return "Q3" if rfq and gr else "Q2" if gr else "Q1" if rfq else ""
 
 
-def block_note(reason: str, actor: str, at: datetime, version: int) -> str:
-    """The long text a purchasing block keeps its reason in (and who set it, when, version)."""
-    return f"{reason}\n-- qgate block v{version} by {actor} at {at.isoformat()}"
+def demo_block_notes() -> dict[str, BlockNote]:
+    """qgate's notes of the demo's purchasing blocks (as if qgate had set them: version 2)."""
+    erp, _ = build_demo()
+    return {
+        s.supplier_id: BlockNote(
+            functions=tuple(sorted({f.value for f in s.purchasing_block.functions})),
+            reason=s.purchasing_block.reason,
+            actor=s.purchasing_block.blocked_by,
+            at=s.purchasing_block.blocked_at,
+            version=2,
+        )
+        for s in erp.suppliers
+        if s.purchasing_block is not None
+    }
 
 
 def _book_lot(state: State, settings: S4HanaSettings, receipt: GoodsReceipt, lot: Lot) -> None:
@@ -359,7 +378,7 @@ def _decide(
         location,
     ):
         post_ud_stock(
-            state, from_wire(ud_stock_posting(codes, inspection_lot, move, lot.uom, "Demo")), _USER
+            state, from_wire(ud_stock_posting(codes, inspection_lot, move, "Demo")), _USER
         )
 
 
