@@ -21,7 +21,7 @@ from shared.models import LotDisposition
 from shared.models.commands import GoodsIssueCreate, LotDispositionChange
 from shared.models.erp import Lot
 from shared.models.lifecycle import FINAL_DISPOSITIONS
-from system_apis.connectors.tryton._common import check_version, qty, show
+from system_apis.connectors.tryton._common import check_version, lot_id_of, qty, show
 from system_apis.connectors.tryton._locations import Locations, plan_moves
 from system_apis.connectors.tryton._lots import ISSUABLE, LotState, split_for
 from system_apis.connectors.tryton._notes import Note, StateNotes
@@ -160,12 +160,51 @@ class LotWrites:
             reference=f"qgate issue {issue.reference or lot_id}",
         )
         try:
+            await self._check_reservation(state.db_id, source, shipments, locations)
             await self._claim_issue(state, expected_version, actor, issue)
         except BaseException:
             await cancel_shipments(self._client, shipments)
             raise
         await finish_shipments(self._client, shipments)
         return (await self._read(lot_id)).lot
+
+    async def _check_reservation(
+        self, lot: int, source: int, shipments: list[int], locations: Locations
+    ) -> None:
+        """Tryton checks availability before it writes, and SQLite lets two such reads run side
+        by side: two reservations can both pass. Reservations are served in the order Tryton
+        numbered their moves; one that does not fit behind the earlier ones is refused."""
+        moves = await self._client.execute(
+            "stock.move",
+            "search_read",
+            [("lot", "=", lot), ("state", "in", ["done", "assigned"])],
+            0,
+            None,
+            [("id", "ASC")],
+            ["from_location", "to_location", "internal_quantity", "state", "shipment"],
+        )
+        inside = {loc for loc, root in locations.root.items() if root == source}
+        done = 0.0
+        for move in moves:
+            if move["state"] != "done":
+                continue
+            if move["to_location"] in inside:
+                done += float(move["internal_quantity"])
+            if move["from_location"] in inside:
+                done -= float(move["internal_quantity"])
+        mine = {f"stock.shipment.internal,{i}" for i in shipments}
+        reserved = 0.0
+        for move in moves:
+            if move["state"] != "assigned" or move["from_location"] not in inside:
+                continue
+            reserved += float(move["internal_quantity"])
+            if move["shipment"] in mine:
+                if qty(reserved) > qty(done):
+                    raise BackendRejected(
+                        f"Lot {lot_id_of(lot)}: the stock was issued by another request "
+                        "at the same time."
+                    )
+                return
 
     async def _claim_issue(
         self, state: LotState, expected: int | None, actor: str, issue: GoodsIssueCreate

@@ -284,8 +284,9 @@ class _Warning(Exception):
 
 
 def _translate(method: str, error: Any) -> Exception:
-    if isinstance(error, list) and len(error) == 2 and isinstance(error[1], list | tuple):
-        kind, args = error[0], list(error[1])
+    if isinstance(error, list) and len(error) == 2 and isinstance(error[0], str):
+        kind = error[0]
+        args = list(error[1]) if isinstance(error[1], list | tuple) else [error[1]]
         if kind == "UserError":
             message = str(args[0]) if args else "refused"
             description = str(args[1]) if len(args) > 1 and args[1] else ""

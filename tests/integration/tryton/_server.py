@@ -14,6 +14,7 @@ reused, so tests do not log in (the connector still would, should it expire).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
@@ -99,13 +100,13 @@ class TrytonServer:
             "TRYTOND_WEB__LISTEN": f"127.0.0.1:{port}",
             "TRYTOND_CACHE__CLEAN_TIMEOUT": "0",
         }
-        log = (directory / "trytond.log").open("wb")
-        self._process = subprocess.Popen(  # noqa: S603 - our interpreter's trytond
-            [str(Path(sys.executable).with_name("trytond")), "-d", DATABASE],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (directory / "trytond.log").open("wb") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our interpreter's trytond
+                [str(Path(sys.executable).with_name("trytond")), "-d", DATABASE],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -159,12 +160,17 @@ class TrytonServer:
         try:
             create_database(build, DATABASE, admin_password=PASSWORD, email="admin@qgate.test")
             self._start(build)
-            session = asyncio.run(self._seed())
+            # The caller may be inside an event loop (an async fixture): seed on a thread.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                session = pool.submit(lambda: asyncio.run(self._seed())).result()
             self._stop_process()
             template.parent.mkdir(parents=True, exist_ok=True)
             partial = template.with_suffix(".partial")
             _copy(build / f"{DATABASE}.sqlite", partial)
             partial.replace(template)
+            for stale in template.parent.glob(f"{template.stem.rsplit('-', 1)[0]}-*"):
+                if stale.stem != template.stem:
+                    stale.unlink(missing_ok=True)
             meta.write_text(json.dumps({
                 "user_id": session.user_id, "token": session.token, "context": session.context,
             }))  # fmt: skip
