@@ -340,6 +340,7 @@ class S4HanaSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=
     sap_client: str | None = None
     """``sap-client`` query parameter (on-premise systems with several clients)."""
     language: str = "EN"
+    """The language SAP writes its messages in (``Accept-Language``; shown in 409 details)."""
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
     page_size: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 500
     """``$top`` of each OData request; the connector follows ``__next`` for the rest."""

@@ -96,7 +96,12 @@ class S4HanaClient:
             all_params["sap-client"] = self._settings.sap_client
         for attempt in (1, 2):
             auth = await self._auth()
-            all_headers = {"Accept": "application/json", **(headers or {}), **auth}
+            all_headers = {
+                "Accept": "application/json",
+                "Accept-Language": self._settings.language.lower(),
+                **(headers or {}),
+                **auth,
+            }
             try:
                 async with asyncio.timeout(self._settings.timeout_seconds):
                     response = await self._http.request(

@@ -36,6 +36,7 @@ async def test_basic_auth_sends_the_communication_user_and_sap_client_on_every_c
         _basic("QGATE_COMM", "s3cret-Pa55")
     }
     assert {s.query.get("sap-client") for s in recorder.sent} == {"100"}
+    assert {s.headers["accept-language"] for s in recorder.sent} == {"en"}
     await connector.aclose()
 
 
