@@ -35,6 +35,7 @@ from shared.settings._model import (
     Settings,
     SettingsError,
     StoreKind,
+    TrytonSettings,
 )
 from shared.settings._validate import validate_for_mode
 
@@ -59,6 +60,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StoreKind",
+    "TrytonSettings",
     "load_settings",
     "setting_names",
     "validate_for_mode",

@@ -29,6 +29,7 @@ from shared.settings._model import (
     S4HanaSettings,
     Settings,
     SettingsError,
+    TrytonSettings,
 )
 from shared.settings._validate import validate_for_mode
 
@@ -47,6 +48,7 @@ _SECTIONS: Final = (
     "events",
     "containment",
     "s4hana",
+    "tryton",
     "observability",
     "circuit",
 )
@@ -56,6 +58,9 @@ _TABLE_FIELDS: Final = {
     ("rate_limit", "client_tiers"),
     ("s4hana", "plants"),
 }
+
+_LIST_FIELDS: Final = {("auth", "algorithms"), ("tryton", "acknowledge_warnings")}
+"""Comma-separated lists."""
 
 
 def _struct_fields(cls: type[msgspec.Struct]) -> tuple[str, ...]:
@@ -81,7 +86,7 @@ def _env_value(path: tuple[str, ...], raw: str) -> Any:
         except json.JSONDecodeError as exc:
             name = ENV_PREFIX + "_".join(p.upper() for p in path)
             raise SettingsError(f"{name} must be JSON ({exc.msg})") from exc
-    if path == ("auth", "algorithms"):
+    if path in _LIST_FIELDS:
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
 
@@ -126,6 +131,7 @@ def _section_cls(section: str) -> type[msgspec.Struct]:
         "events": EventSettings,
         "containment": ContainmentSettings,
         "s4hana": S4HanaSettings,
+        "tryton": TrytonSettings,
         "observability": ObservabilitySettings,
         "circuit": CircuitSettings,
     }

@@ -11,6 +11,7 @@ from shared.auth.clients import ClientConfig, demo_clients
 
 __all__ = [
     "S4HANA_DEFAULT_PASSWORD",
+    "TRYTON_DEFAULT_PASSWORD",
     "AuthSettings",
     "CircuitSettings",
     "ContainmentSettings",
@@ -31,6 +32,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StoreKind",
+    "TrytonSettings",
 ]
 
 _Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -59,12 +61,16 @@ class ErpKind(enum.StrEnum):
     """SAP S/4HANA over its OData v2 APIs (``QGATE_S4HANA_*``)."""
     S4HANA_SIM = "s4hana-sim"
     """The bundled S/4HANA simulator, in-process, seeded with the demo data (development)."""
+    TRYTON = "tryton"
+    """A Tryton server over JSON-RPC (``QGATE_TRYTON_*``)."""
 
 
 class QmsKind(enum.StrEnum):
     """Which QMS connector the system layer uses (``QGATE_QMS``)."""
 
     REFERENCE = "reference"
+    TRYTON = "tryton"
+    """Tryton's quality module (``QGATE_TRYTON_*``; the same server as a Tryton ERP)."""
 
 
 class ResultPolicy(enum.StrEnum):
@@ -348,6 +354,29 @@ class S4HanaSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=
     """Plant -> its mapping tables (JSON); a plant not listed uses the defaults."""
 
 
+TRYTON_DEFAULT_PASSWORD = "qgate-tryton-dev"  # noqa: S105 - the demo database's admin password
+
+
+class TrytonSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The Tryton connectors (``QGATE_ERP=tryton`` / ``QGATE_QMS=tryton``), over JSON-RPC."""
+
+    url: str = "http://127.0.0.1:8080"
+    """Where ``trytond`` listens (``/<database>/rpc/`` is appended)."""
+    database: str = "qgate"
+    login: str = "admin"
+    password: str = TRYTON_DEFAULT_PASSWORD
+    """The Tryton user's password (refused in production while it is the demo's)."""
+    company: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """The company (``company.company`` id) to work in; default: the user's current company."""
+    acknowledge_warnings: list[str] = msgspec.field(
+        default_factory=lambda: ["*.check_move_quantity"]
+    )
+    """Tryton warnings qgate may acknowledge for the user (glob patterns of warning names);
+    any other warning refuses the change (409). The default lets a receipt over the ordered
+    quantity through (qgate itself refuses more than 10 % over)."""
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+
+
 class EventSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The event bus (Redis Streams with ``QGATE_STORE=redis``, else in memory): delivery,
     retries, dead letters, deduplication, and the outbox relay."""
@@ -422,9 +451,10 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``json`` (one object per line) or ``text``."""
     erp: ErpKind = ErpKind.REFERENCE
     """The ERP behind the system layer: ``reference`` (bundled, seeded with demo data),
-    ``s4hana`` (SAP S/4HANA) or ``s4hana-sim`` (the bundled S/4HANA simulator)."""
+    ``s4hana`` (SAP S/4HANA), ``s4hana-sim`` (the bundled S/4HANA simulator) or ``tryton``."""
     qms: QmsKind = QmsKind.REFERENCE
-    """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data)."""
+    """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data) or
+    ``tryton`` (Tryton's quality module)."""
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     dev_issuer: DevIssuerSettings = msgspec.field(default_factory=DevIssuerSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
@@ -434,6 +464,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     containment: ContainmentSettings = msgspec.field(default_factory=ContainmentSettings)
     s4hana: S4HanaSettings = msgspec.field(default_factory=S4HanaSettings)
+    tryton: TrytonSettings = msgspec.field(default_factory=TrytonSettings)
     observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
     circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 

@@ -11,8 +11,10 @@ import limits
 from shared.auth.verifier import SUPPORTED_ALGORITHMS
 from shared.settings._model import (
     S4HANA_DEFAULT_PASSWORD,
+    TRYTON_DEFAULT_PASSWORD,
     ErpKind,
     Mode,
+    QmsKind,
     S4HanaAuth,
     Settings,
     SettingsError,
@@ -97,6 +99,17 @@ def _s4hana_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _tryton_problems(settings: Settings) -> list[str]:
+    """Production refusal of the Tryton connectors' demo password."""
+    uses = settings.erp is ErpKind.TRYTON or settings.qms is QmsKind.TRYTON
+    if uses and settings.tryton.password == TRYTON_DEFAULT_PASSWORD:
+        return [
+            "QGATE_TRYTON_PASSWORD is the demo database's password: set the Tryton user's "
+            "password"
+        ]
+    return []
+
+
 def validate_for_mode(settings: Settings, *, layer: str | None = None) -> None:
     """Refuse a configuration that is unsafe for its mode, naming every problem at once.
 
@@ -129,6 +142,7 @@ def validate_for_mode(settings: Settings, *, layer: str | None = None) -> None:
         if not settings.auth.issuer.startswith("https://"):
             problems.append("QGATE_AUTH_ISSUER must be an https:// URL in production")
         problems.extend(_s4hana_problems(settings))
+        problems.extend(_tryton_problems(settings))
     for id_field, secret_field in _SERVICE_CLIENTS.get(layer or "", ()):
         client_id = getattr(settings.layers, id_field)
         if settings.service_secret(client_id, getattr(settings.layers, secret_field)) is None:

@@ -1,7 +1,7 @@
 """The ERP and QMS connectors, and the one place that picks them from the settings.
 
 ``QGATE_ERP`` / ``QGATE_QMS`` select the connector; ``reference`` (the default) is the bundled
-in-process reference ERP / QMS seeded with demo data.
+in-process reference ERP / QMS seeded with demo data; ``tryton`` a Tryton server.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def build_erp_connector(settings: Settings) -> ErpConnector:
         from system_apis.connectors.s4hana import simulator_connector  # noqa: PLC0415
 
         return simulator_connector(settings.s4hana)
+    if settings.erp is ErpKind.TRYTON:
+        from system_apis.connectors.tryton import TrytonErpConnector, client_for  # noqa: PLC0415
+
+        return TrytonErpConnector(client_for(settings.tryton))
     raise NotImplementedError(settings.erp)  # pragma: no cover - the enum lists only these
 
 
@@ -43,4 +47,8 @@ def build_qms_connector(settings: Settings) -> QmsConnector:
         from system_apis.connectors.reference import ReferenceQmsConnector  # noqa: PLC0415
 
         return ReferenceQmsConnector()
+    if settings.qms is QmsKind.TRYTON:
+        from system_apis.connectors.tryton import TrytonQmsConnector, client_for  # noqa: PLC0415
+
+        return TrytonQmsConnector(client_for(settings.tryton))
     raise NotImplementedError(settings.qms)  # pragma: no cover - the enum lists only these

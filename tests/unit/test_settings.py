@@ -335,6 +335,8 @@ def test_prod_refuses_insecure_defaults_listing_every_problem() -> None:
             },
             "QGATE_S4HANA_BASE_URL must be an https:// URL",
         ),
+        ({"QGATE_ERP": "tryton"}, "QGATE_TRYTON_PASSWORD is the demo database's password"),
+        ({"QGATE_QMS": "tryton"}, "QGATE_TRYTON_PASSWORD is the demo database's password"),
     ],
 )
 def test_prod_refuses_each_insecure_setting(override: dict[str, str], expected: str) -> None:
@@ -355,6 +357,15 @@ def test_prod_accepts_s4hana_with_its_own_password() -> None:
         {**PROD_OK, "QGATE_ERP": "s4hana", "QGATE_S4HANA_PASSWORD": "set-by-ops"}, layer="system"
     )
     assert settings.erp is ErpKind.S4HANA
+
+
+def test_prod_accepts_tryton_with_its_own_password() -> None:
+    settings = load_settings(
+        {**PROD_OK, "QGATE_ERP": "tryton", "QGATE_QMS": "tryton", "QGATE_TRYTON_PASSWORD": "ops"},
+        layer="system",
+    )
+    assert (settings.erp, settings.qms) == (ErpKind.TRYTON, QmsKind.TRYTON)
+    assert settings.tryton.password == "ops"
 
 
 @pytest.mark.parametrize(
@@ -451,7 +462,9 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         "log_format": "text",
         "log_level": "warning",
         "erp": "s4hana-sim",
-        "qms": "reference",
+        "qms": "tryton",
+        "tryton.company": "2",
+        "tryton.acknowledge_warnings": "*.check_move_quantity,*.done",
         "s4hana.auth": "oauth2",
         "s4hana.plants": json.dumps({"3000": {"country": "FR", "storage_location": "0003"}}),
         "auth.algorithms": "RS256",
@@ -486,8 +499,8 @@ def test_every_setting_name_is_read_from_the_environment() -> None:
         settings = load_settings({env_name: raw})
         value = msgspec.to_builtins(settings)
         got = value[section][sub] if sub else value[section]
-        # prod needs more than one variable; qms has one connector so far.
-        assert got != default or dotted in {"mode", "qms"}, dotted
+        # prod needs more than one variable.
+        assert got != default or dotted == "mode", dotted
 
 
 def test_the_erp_and_qms_connectors_are_chosen_by_name() -> None:

@@ -5,6 +5,7 @@ Over Tryton's JSON-RPC (``_rpc``). What maps where, and what Tryton cannot do, i
 module), ``_notes`` (what Tryton has no field for) and the connectors' capability sets.
 """
 
+from shared.settings import TrytonSettings
 from system_apis.connectors.tryton._demo import create_database, seed
 from system_apis.connectors.tryton._erp import ERP_CAPABILITIES, TrytonErpConnector
 from system_apis.connectors.tryton._qms import QMS_CAPABILITIES, TrytonQmsConnector
@@ -17,6 +18,20 @@ __all__ = [
     "TrytonErpConnector",
     "TrytonQmsConnector",
     "TrytonSession",
+    "client_for",
     "create_database",
     "seed",
 ]
+
+
+def client_for(settings: TrytonSettings) -> TrytonClient:
+    """A client of the configured Tryton database (each connector gets its own)."""
+    return TrytonClient(
+        url=settings.url,
+        database=settings.database,
+        login=settings.login,
+        password=settings.password,
+        company=settings.company,
+        timeout_seconds=settings.timeout_seconds,
+        acknowledge=settings.acknowledge_warnings,
+    )
