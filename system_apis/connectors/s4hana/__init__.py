@@ -14,12 +14,18 @@ from shared.settings import S4HanaSettings
 from system_apis.connectors.base import ErpCapability
 from system_apis.connectors.s4hana._client import S4HanaClient
 from system_apis.connectors.s4hana._erp import S4HanaErpConnector
-from system_apis.connectors.s4hana._notes import BlockNotes, MemoryBlockNotes, RedisBlockNotes
+from system_apis.connectors.s4hana._notes import (
+    BlockNote,
+    BlockNotes,
+    MemoryBlockNotes,
+    RedisBlockNotes,
+)
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
 from system_apis.connectors.s4hana.simulator._seed import demo_block_notes
 
 __all__ = [
     "SIMULATOR_URL",
+    "BlockNote",
     "BlockNotes",
     "MemoryBlockNotes",
     "RedisBlockNotes",

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import PreconditionFailed
+from shared.errors import DownstreamUnavailable, PreconditionFailed
 from shared.models import BlockedFunction
 from shared.models.commands import PurchasingBlockChange
-from system_apis.connectors.s4hana import RedisBlockNotes
+from system_apis.connectors.s4hana import BlockNote, MemoryBlockNotes, RedisBlockNotes
+from tests.e2e._servers import free_port
 from tests.integration.s4hana._sim import connect, simulator
 
 SUPPLIER = "SUP-0001"
@@ -65,4 +66,35 @@ async def test_a_block_changed_in_sap_directly_moves_the_version_and_drops_the_n
         "GOODS_RECEIPT",
     }
     assert seen.purchasing_block.reason == "Blocked in S/4HANA"
+    await connector.aclose()
+
+
+class _Raced(MemoryBlockNotes):
+    """Another replica notes its block between this one's read and its write."""
+
+    async def put(self, supplier: str, note: BlockNote, *, replaces: int | None) -> bool:
+        return False
+
+
+async def test_a_note_written_by_another_replica_meanwhile_is_a_precondition_failure() -> None:
+    connector, _ = connect(simulator(), notes=_Raced())
+
+    with pytest.raises(PreconditionFailed, match="changed at the same time"):
+        await connector.set_purchasing_block(
+            SUPPLIER,
+            PurchasingBlockChange(functions=[BlockedFunction.RFQ], reason="Late"),
+            actor="qe-1",
+        )
+    await connector.aclose()
+
+
+async def test_the_notes_store_down_is_a_retryable_unavailability() -> None:
+    connector, _ = connect(
+        simulator(), notes=RedisBlockNotes.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    )
+
+    with pytest.raises(DownstreamUnavailable) as caught:
+        await connector.get_supplier(SUPPLIER)
+
+    assert caught.value.retryable
     await connector.aclose()
