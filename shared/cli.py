@@ -1,4 +1,4 @@
-"""The ``qgate`` command: serve, token, contracts, audit.
+"""The ``qgate`` command: serve, token, contracts, audit, metrics, tryton.
 
 ::
 
@@ -15,6 +15,7 @@
     qgate contracts rules  [--format text|markdown]
     qgate audit verify     [--redis-url URL] [--format text|json]
     qgate metrics rules    [--output FILE]
+    qgate tryton init-demo [--dir DIR] [--database NAME] [--force]
 
 ``contracts diff`` and ``lint`` exit 0 when the gate passes, 1 when it fails, 2 on a usage error
 or a file they cannot use. ``audit verify`` checks the hash chain of the audit trail on Redis
@@ -228,6 +229,31 @@ def _metrics_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tryton_init_demo(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    directory = Path(args.dir)
+    # By import string, as the layers are: shared imports no layer.
+    init_demo = load_factory("system_apis.connectors.tryton:init_demo")
+    trytond_env = load_factory("system_apis.connectors.tryton:trytond_env")
+    print(f"creating and seeding {directory / args.database}.sqlite (about a minute) ...")
+    try:
+        path = init_demo(directory, args.database, settings.tryton.password, force=args.force)
+    except FileExistsError as exc:
+        print(f"qgate tryton init-demo: {exc} exists (--force replaces it)", file=sys.stderr)
+        return 2
+    listen = settings.tryton.url.partition("://")[2].rstrip("/") or "127.0.0.1:8080"
+    env = " ".join(f"{k}={v}" for k, v in trytond_env(directory, listen).items())
+    print(
+        f"wrote {path}\n\nstart Tryton on it:\n  {env} uv run --frozen trytond -d {args.database}"
+    )
+    print(
+        "\nthen qgate over it (QGATE_TRYTON_URL / _DATABASE / _PASSWORD if not the defaults):\n"
+        f"  QGATE_TRYTON_DATABASE={args.database} uv run --frozen qgate serve --erp tryton "
+        "--qms tryton"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qgate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -287,6 +313,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     rules.add_argument("--output", help="write them to this file instead of stdout")
     rules.set_defaults(run=_metrics_rules)
+
+    tryton = commands.add_parser("tryton", help="the Tryton connectors' demo database")
+    tryton_actions = tryton.add_subparsers(dest="action", required=True)
+    init = tryton_actions.add_parser(
+        "init-demo", help="create and seed a demo Tryton database (SQLite) with trytond-admin"
+    )
+    init.add_argument("--dir", default="tryton-demo", help="where the database file goes")
+    init.add_argument(
+        "--database", default="qgate", help="the database name (QGATE_TRYTON_DATABASE)"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing database")
+    init.set_defaults(run=_tryton_init_demo)
     return parser
 
 

@@ -104,8 +104,7 @@ def _tryton_problems(settings: Settings) -> list[str]:
     uses = settings.erp is ErpKind.TRYTON or settings.qms is QmsKind.TRYTON
     if uses and settings.tryton.password == TRYTON_DEFAULT_PASSWORD:
         return [
-            "QGATE_TRYTON_PASSWORD is the demo database's password: set the Tryton user's "
-            "password"
+            "QGATE_TRYTON_PASSWORD is the demo database's password: set the Tryton user's password"
         ]
     return []
 

@@ -8,6 +8,7 @@ module), ``_notes`` (what Tryton has no field for) and the connectors' capabilit
 from shared.settings import TrytonSettings
 from system_apis.connectors.tryton._demo import create_database, seed
 from system_apis.connectors.tryton._erp import ERP_CAPABILITIES, TrytonErpConnector
+from system_apis.connectors.tryton._init_demo import init_demo, trytond_env
 from system_apis.connectors.tryton._qms import QMS_CAPABILITIES, TrytonQmsConnector
 from system_apis.connectors.tryton._rpc import TrytonClient, TrytonSession
 
@@ -20,7 +21,9 @@ __all__ = [
     "TrytonSession",
     "client_for",
     "create_database",
+    "init_demo",
     "seed",
+    "trytond_env",
 ]
 
 

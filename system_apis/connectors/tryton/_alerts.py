@@ -79,7 +79,8 @@ def alert_of(row: Mapping[str, Any], origin: Inspection | None, note: Note | Non
         status=_status(state, data),
         severity=Severity(data.get("severity", Severity.MAJOR.value)),
         title=str(
-            row.get("title") or (f"Inspection {origin.inspection_id} failed" if origin else row["number"])
+            row.get("title")
+            or (f"Inspection {origin.inspection_id} failed" if origin else row["number"])
         )[:200],
         description=str(row.get("description") or ""),
         plant_id=str(data.get("plantId") or (origin.plant_id if origin else "NONE")),

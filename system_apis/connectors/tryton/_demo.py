@@ -116,8 +116,16 @@ def create_database(directory: Path, name: str, *, admin_password: str, email: s
     admin = Path(sys.executable).with_name("trytond-admin")
     try:
         subprocess.run(  # noqa: S603 - our own interpreter's trytond-admin, fixed arguments
-            [str(admin), "-d", name, "-u", *MODULES, "--activate-dependencies",
-             "--email", email],  # fmt: skip
+            [
+                str(admin),
+                "-d",
+                name,
+                "-u",
+                *MODULES,
+                "--activate-dependencies",
+                "--email",
+                email,
+            ],
             env=env,
             check=True,
             capture_output=True,
@@ -143,9 +151,7 @@ async def _specifications(client: TrytonClient) -> None:
     notes = StateNotes(client, "control")
     products = {
         r["code"]: r["id"]
-        for r in await client.execute(
-            "product.product", "search_read", [], 0, None, None, ["code"]
-        )
+        for r in await client.execute("product.product", "search_read", [], 0, None, None, ["code"])
     }
     for item, version, valid_from, points in SPECS:
         latest = max(v for i, v, _, _ in SPECS if i == item)

@@ -75,7 +75,10 @@ async def configure_company(client: TrytonClient, name: str) -> int:
     session = client.session
     assert session is not None
     await client.execute(
-        "res.user", "write", [session.user_id], {"companies": [["add", [company]]], "company": company}
+        "res.user",
+        "write",
+        [session.user_id],
+        {"companies": [["add", [company]]], "company": company},
     )
     return int(company)
 
@@ -99,7 +102,8 @@ async def configure_master_data(client: TrytonClient, *, today: dt.date) -> dict
     addresses = {}
     for code, name, country in SUPPLIERS:
         [party] = await client.execute("party.party", "create", [{
-            "name": name, "code": code, "addresses": [["create", [{"country": countries[country]}]]],
+            "name": name, "code": code,
+            "addresses": [["create", [{"country": countries[country]}]]],
         }])  # fmt: skip
         parties[code] = party
         addresses[code] = (await client.execute("party.party", "read", [party], ["addresses"]))[0][
@@ -183,7 +187,8 @@ async def _plants(client: TrytonClient, countries: dict[str, int]) -> dict[str, 
                     "stock.location", "write", [zones[zone]], {"code": f"{plant_id}-{suffix}"}
                 )
             await client.execute("stock.location", "write", [warehouse], {
-                "name": name, "code": plant_id, "address": address, "lost_found_location": lost_found,
+                "name": name, "code": plant_id, "address": address,
+                "lost_found_location": lost_found,
             })  # fmt: skip
         else:
             input_, output, storage = await client.execute("stock.location", "create", [

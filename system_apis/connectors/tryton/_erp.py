@@ -244,4 +244,3 @@ def _one(found: Iterable[_R], kind: str, record_id: str) -> _R:
     for record in found:
         return record
     raise NotFound(f"{kind} {record_id} not found")
-

@@ -61,7 +61,9 @@ def plants(locations: Locations) -> list[Plant]:
     ]
 
 
-async def item_rows(client: TrytonClient, codes: Iterable[str] | None = None) -> list[dict[str, Any]]:
+async def item_rows(
+    client: TrytonClient, codes: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
     domain: list[Any] = [("code", "!=", None)]
     if codes is not None:
         domain.append(("code", "in", list(codes)))
@@ -133,9 +135,7 @@ async def suppliers(client: TrytonClient, codes: Iterable[str] | None = None) ->
     address_ids = [a for r in rows for a in (r.get("addresses") or [])[:1]]
     countries: dict[int, str] = {}
     if address_ids:
-        for address in await client.execute(
-            "party.address", "read", address_ids, ["country.code"]
-        ):
+        for address in await client.execute("party.address", "read", address_ids, ["country.code"]):
             countries[int(address["id"])] = str(nested(address, "country.code") or "ZZ")
     result = []
     for r in rows:
@@ -160,7 +160,9 @@ async def suppliers(client: TrytonClient, codes: Iterable[str] | None = None) ->
     return result
 
 
-async def line_numbers(client: TrytonClient, purchase_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+async def line_numbers(
+    client: TrytonClient, purchase_ids: Iterable[int]
+) -> dict[int, list[dict[str, Any]]]:
     """Each purchase's goods lines, in order, with ``line_no`` set (sequence, else position)."""
     ids = list(purchase_ids)
     if not ids:

@@ -154,7 +154,8 @@ def valuate(char: Characteristic, value: Any) -> CharacteristicResult:
     """One point's value as a canonical result, valuated as Tryton's control point does."""
     if value is None:
         return CharacteristicResult(
-            characteristic_id=char.characteristic_id, valuation=CharacteristicValuation.NOT_EVALUATED
+            characteristic_id=char.characteristic_id,
+            valuation=CharacteristicValuation.NOT_EVALUATED,
         )
     if not char.quantitative:
         ok = bool(value)
@@ -199,7 +200,9 @@ async def read_inspections(
         ["number", "reference", "control", "origin", "points", "state", "create_date"],
     )
     headers = await notes.of("quality.inspection", [int(r["id"]) for r in rows])
-    cancelled = await _cancelled_origins(client, [str(r["origin"]) for r in rows if r.get("origin")])
+    cancelled = await _cancelled_origins(
+        client, [str(r["origin"]) for r in rows if r.get("origin")]
+    )
     return [
         inspection_of(r, by_control[int(r["control"])], headers.get(int(r["id"])), cancelled)
         for r in rows
@@ -250,9 +253,9 @@ def inspection_of(
     origin_model = origin_ref.rpartition(",")[0]
     inspection = Inspection(
         inspection_id=str(row["number"]),
-        origin=InspectionOrigin(data["origin"]) if "origin" in data else _ORIGINS.get(
-            origin_model, InspectionOrigin.OTHER
-        ),
+        origin=InspectionOrigin(data["origin"])
+        if "origin" in data
+        else _ORIGINS.get(origin_model, InspectionOrigin.OTHER),
         status=status,
         result=result,
         lot_id=str(data.get("lotId") or row.get("reference") or "NONE"),

@@ -133,15 +133,15 @@ class Locations:
                 "REJECTED": _C.BLOCKED,
                 "RETURNS": _C.RETURNS,
             }
-            for name, location in plant.special.items():
-                roots[location] = (plant.plant_id, categories[name])
+            for name, special in plant.special.items():
+                roots[special] = (plant.plant_id, categories[name])
         for row in rows:
-            location: int | None = int(row["id"])
-            while location is not None and location not in roots:
-                location = parent.get(location)
-            if location is not None:
-                found.category[int(row["id"])] = roots[location]
-                found.root[int(row["id"])] = location
+            ancestor: int | None = int(row["id"])
+            while ancestor is not None and ancestor not in roots:
+                ancestor = parent.get(ancestor)
+            if ancestor is not None:
+                found.category[int(row["id"])] = roots[ancestor]
+                found.root[int(row["id"])] = ancestor
         consumption = by_code.get(CONSUMPTION_CODE)
         found.consumption = int(consumption["id"]) if consumption else None
         found.lost_found = next((int(r["id"]) for r in rows if r["type"] == "lost_found"), None)
@@ -157,7 +157,9 @@ def _plant(row: Mapping[str, Any], by_code: Mapping[str, Mapping[str, Any]]) -> 
         if location is None:
             return None  # a warehouse qgate does not manage (no quality locations)
         special[suffix] = int(location["id"])
-    zones = [many2one(row.get(k)) for k in ("input_location", "output_location", "storage_location")]
+    zones = [
+        many2one(row.get(k)) for k in ("input_location", "output_location", "storage_location")
+    ]
     if any(z is None for z in zones):
         raise DownstreamRejected(f"Tryton warehouse {code} lacks its input/output/storage zones")
     address = row.get("address.") or {}

@@ -126,7 +126,9 @@ async def _receipt_origins(
     first: dict[int, dict[str, Any]] = {}
     for lot in lot_ids:
         incoming = [
-            m for m in per_lot.get(lot, []) if many2one(m["from_location"]) in locations.supplier_locations
+            m
+            for m in per_lot.get(lot, [])
+            if many2one(m["from_location"]) in locations.supplier_locations
         ]
         if incoming:
             first[lot] = incoming[0]
@@ -169,9 +171,7 @@ def _state(
     plant = data.get("plantId") or (origin[0] if origin else None)
     if plant is None and by_location:
         plant = locations.plant_of_location(next(iter(by_location)))
-    disposition = (
-        _D(data["disposition"]) if "disposition" in data else _inferred(categories)
-    )
+    disposition = _D(data["disposition"]) if "disposition" in data else _inferred(categories)
     version = note.version if note is not None else 1
     db_id = int(row["id"])
     lot = Lot(
@@ -185,7 +185,9 @@ def _state(
         stock=[StockBalance(category=c, quantity=qty(categories.get(c, 0.0))) for c in _C],
         total_quantity=total,
         uom=str(nested(row, "product.default_uom.symbol") or "u")[:8],
-        updated_at=utc(note.written if note is not None else (row.get("write_date") or row["create_date"])),
+        updated_at=utc(
+            note.written if note is not None else (row.get("write_date") or row["create_date"])
+        ),
         version=version,
         external_refs=refs("stock.lot", db_id, version),
         source_status=_source_status(by_location, locations),

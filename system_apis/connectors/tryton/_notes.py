@@ -2,10 +2,11 @@
 
 A lot has no status, an inspection no lot or usage decision, a control no version, an alert no
 severity: qgate keeps those in one attachment per record (``qgate-<kind>.json``,
-``ir.attachment``, the JSON in its description), visible in the Tryton client among the record's attachments (Tryton's notes
-cannot be edited once written, attachments can). It also carries the record's canonical
-``version``; writes replace it with Tryton's own optimistic lock (``_timestamp`` in the context),
-so two writers that read the same version cannot both win: the second gets
+``ir.attachment``, the JSON in its description), visible in the Tryton client among the
+record's attachments (Tryton's notes cannot be edited once written, attachments can). It
+also carries the record's canonical ``version``; writes replace it with Tryton's own
+optimistic lock (``_timestamp`` in the context), so two writers that read the same version
+cannot both win: the second gets
 ``ConcurrencyException``, i.e. :class:`~shared.errors.PreconditionFailed`.
 """
 
@@ -26,7 +27,9 @@ _MODEL: Final = "ir.attachment"
 class Note:
     """A record's qgate note: its data and the Tryton timestamp a replacement must match."""
 
-    def __init__(self, note_id: int, data: dict[str, Any], timestamp: str, written: dt.datetime):
+    def __init__(
+        self, note_id: int, data: dict[str, Any], timestamp: str, written: dt.datetime
+    ) -> None:
         self.note_id = note_id
         self.data = data
         self.timestamp = timestamp

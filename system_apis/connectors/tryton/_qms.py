@@ -241,7 +241,9 @@ class TrytonQmsConnector:
         return [
             alert_of(
                 r,
-                inspections.get(int(str(r["origin"]).rsplit(",", 1)[1])) if r.get("origin") else None,
+                inspections.get(int(str(r["origin"]).rsplit(",", 1)[1]))
+                if r.get("origin")
+                else None,
                 notes.get(int(r["id"])),
             )
             for r in rows
@@ -259,7 +261,9 @@ class TrytonQmsConnector:
         require(self, QmsCapability.NONCONFORMANCES)
         every = [s.nonconformance for s in await self._alert_states()]
         every = [n for n in every if _nc_matches(n, query)]
-        items, cursor = paginate(every, key=lambda n: n.nc_id, page=page, list_name="nonconformances")
+        items, cursor = paginate(
+            every, key=lambda n: n.nc_id, page=page, list_name="nonconformances"
+        )
         return NonconformancePage(items=items, next_cursor=cursor)
 
     async def get_nonconformance(self, nc_id: str) -> Nonconformance:
@@ -353,4 +357,3 @@ def _nc_matches(nc: Nonconformance, query: NonconformanceFilter) -> bool:
         and query.supplier_id in (None, nc.supplier_id)
         and (query.lot_id is None or query.lot_id in nc.lot_ids)
     )
-

@@ -173,8 +173,12 @@ class QmsWrites:
         origin = inspection.db_id if inspection else await self._report(nc)
         # Tryton opened the alert of the report inspection itself; an inspection named by the
         # caller gets a new one (it may have others already).
-        found = [] if inspection else await self._client.execute(
-            "quality.alert", "search", [("origin", "=", f"quality.inspection,{origin}")], 0, 1
+        found = (
+            []
+            if inspection
+            else await self._client.execute(
+                "quality.alert", "search", [("origin", "=", f"quality.inspection,{origin}")], 0, 1
+            )
         )
         values = {"title": nc.title, "description": nc.description}
         if found:

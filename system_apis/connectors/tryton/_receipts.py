@@ -43,32 +43,13 @@ async def post_receipt(
     *,
     actor: str,
 ) -> GoodsReceipt:
-    orders = await client.execute(
-        "purchase.purchase",
-        "search_read",
-        [("number", "=", receipt.po_id)],
-        0,
-        1,
-        None,
-        ["party", "party.code", "warehouse", "state"],
-    )
-    if not orders:
-        raise NotFound(f"Purchase order {receipt.po_id} not found")
-    order = orders[0]
-    lines = (await line_numbers(client, [int(order["id"])])).get(int(order["id"]), [])
-    line = next((ln for ln in lines if ln["line_no"] == receipt.line_no), None)
-    if line is None:
-        raise NotFound(f"Line {receipt.line_no} of purchase order {receipt.po_id} not found")
-    if order["state"] not in ("processing", "confirmed", "done"):
-        raise BackendRejected(
-            f"Purchase order {receipt.po_id} is {order['state']} in Tryton: nothing to receive."
-        )
+    order, line = await _order_line(client, receipt)
     line_ref = f"purchase.line,{line['id']}"
     if receipt.delivery_note is not None:
-        posted = await receipts(client, locations, notes, [("reference", "=", receipt.delivery_note)])
-        same = [
-            r for r in posted if (r.po_id, r.line_no) == (receipt.po_id, receipt.line_no)
-        ]
+        posted = await receipts(
+            client, locations, notes, [("reference", "=", receipt.delivery_note)]
+        )
+        same = [r for r in posted if (r.po_id, r.line_no) == (receipt.po_id, receipt.line_no)]
         if same:
             return same[0]
     moves = await client.execute(
@@ -91,7 +72,9 @@ async def post_receipt(
         )
     plant = locations.by_warehouse(int(order["warehouse"]))
     if plant is None:
-        raise BackendRejected(f"Purchase order {receipt.po_id} is for a warehouse qgate does not manage")
+        raise BackendRejected(
+            f"Purchase order {receipt.po_id} is for a warehouse qgate does not manage"
+        )
     product = int(line["product"])
     lot_db, lot_state = await _lot(client, read_lot, product, receipt.lot_number)
     inspect = bool(
@@ -111,21 +94,7 @@ async def post_receipt(
             "supplierId": supplier or None, "supplierLotNumber": receipt.supplier_lot_number,
             "changedBy": actor,
         })  # fmt: skip
-    pending = next((m for m in moves if m["state"] == "draft" and not m.get("shipment")), None)
-    move_values: dict[str, Any] = {"quantity": receipt.quantity, "lot": lot_db}
-    if pending is not None:
-        await client.execute("stock.move", "write", [int(pending["id"])], move_values)
-        move_id = int(pending["id"])
-    else:
-        template = moves[0] if moves else None
-        if template is None:
-            raise BackendRejected(f"Purchase order {receipt.po_id} line {receipt.line_no} has no move")
-        move_values.update({
-            "product": product, "unit": template["unit"], "origin": line_ref,
-            "from_location": template["from_location"], "to_location": plant.input,
-            "unit_price": template.get("unit_price"), "currency": template.get("currency"),
-        })  # fmt: skip
-        [move_id] = await client.execute("stock.move", "create", [move_values])
+    move_id = await _incoming_move(client, receipt, moves, line_ref, product, lot_db, plant.input)
     [shipment] = await client.execute("stock.shipment.in", "create", [{
         "supplier": int(order["party"]), "warehouse": plant.warehouse,
         "warehouse_input": plant.input, "warehouse_storage": storage,
@@ -137,6 +106,61 @@ async def post_receipt(
         await _bump(notes, lot_db, receipt, actor)
     posted = await receipts(client, locations, notes, [("id", "=", shipment)])
     return posted[0]
+
+
+async def _order_line(
+    client: TrytonClient, receipt: GoodsReceiptCreate
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The purchase and the line a receipt is for (NotFound, or refused when not confirmed)."""
+    orders = await client.execute(
+        "purchase.purchase",
+        "search_read",
+        [("number", "=", receipt.po_id)],
+        0,
+        1,
+        None,
+        ["party", "party.code", "warehouse", "state"],
+    )
+    if not orders:
+        raise NotFound(f"Purchase order {receipt.po_id} not found")
+    order: dict[str, Any] = orders[0]
+    lines = (await line_numbers(client, [int(order["id"])])).get(int(order["id"]), [])
+    line = next((ln for ln in lines if ln["line_no"] == receipt.line_no), None)
+    if line is None:
+        raise NotFound(f"Line {receipt.line_no} of purchase order {receipt.po_id} not found")
+    if order["state"] not in ("processing", "confirmed", "done"):
+        raise BackendRejected(
+            f"Purchase order {receipt.po_id} is {order['state']} in Tryton: nothing to receive."
+        )
+    return order, line
+
+
+async def _incoming_move(
+    client: TrytonClient,
+    receipt: GoodsReceiptCreate,
+    moves: list[dict[str, Any]],
+    line_ref: str,
+    product: int,
+    lot: int,
+    warehouse_input: int,
+) -> int:
+    """The line's waiting move with the received quantity and lot (a new one when the line
+    has none left, i.e. a delivery over the ordered quantity)."""
+    pending = next((m for m in moves if m["state"] == "draft" and not m.get("shipment")), None)
+    values: dict[str, Any] = {"quantity": receipt.quantity, "lot": lot}
+    if pending is not None:
+        await client.execute("stock.move", "write", [int(pending["id"])], values)
+        return int(pending["id"])
+    if not moves:
+        raise BackendRejected(f"Purchase order {receipt.po_id} line {receipt.line_no} has no move")
+    template = moves[0]
+    values.update({
+        "product": product, "unit": template["unit"], "origin": line_ref,
+        "from_location": template["from_location"], "to_location": warehouse_input,
+        "unit_price": template.get("unit_price"), "currency": template.get("currency"),
+    })  # fmt: skip
+    [move_id] = await client.execute("stock.move", "create", [values])
+    return int(move_id)
 
 
 def _category_of(disposition: LotDisposition) -> StockCategory:
@@ -167,7 +191,10 @@ async def _lot(
         )
         if found:
             state = await read_lot(lot_id_of(int(found[0])))
-            if state.lot.disposition in (LotDisposition.SCRAPPED, LotDisposition.RETURNED_TO_SUPPLIER):
+            if state.lot.disposition in (
+                LotDisposition.SCRAPPED,
+                LotDisposition.RETURNED_TO_SUPPLIER,
+            ):
                 raise BackendRejected(
                     f"Lot {state.lot.lot_id} is {state.lot.disposition.value}: "
                     "receive into a new batch."

@@ -80,7 +80,7 @@ def _hook(obj: dict[str, Any]) -> Any:
         return Decimal(obj["decimal"])
     if kind == "datetime":
         fields = {k: obj[k] for k in ("year", "month", "day", "hour", "minute", "second")}
-        return dt.datetime(**fields, microsecond=obj.get("microsecond", 0))  # noqa: DTZ001 - Tryton sends naive UTC
+        return dt.datetime(**fields, microsecond=obj.get("microsecond", 0))
     if kind == "date":
         return dt.date(obj["year"], obj["month"], obj["day"])
     if kind == "time":
@@ -105,7 +105,7 @@ def decode(raw: bytes) -> Any:
 class TrytonSession:
     """A logged-in session: the ``Authorization`` header and the user's context."""
 
-    def __init__(self, *, login: str, user_id: int, token: str, context: Mapping[str, Any]):
+    def __init__(self, *, login: str, user_id: int, token: str, context: Mapping[str, Any]) -> None:
         self.user_id = user_id
         self.token = token
         self.context = dict(context)
@@ -231,7 +231,9 @@ class TrytonClient:
             try:
                 return await self._post(renewed.authorization, method, params)
             except _Expired:
-                raise DownstreamRejected("Tryton refused qgate's session right after login") from None
+                raise DownstreamRejected(
+                    "Tryton refused qgate's session right after login"
+                ) from None
 
     async def _post(self, authorization: str | None, method: str, params: Sequence[Any]) -> Any:
         self._ids += 1
@@ -290,7 +292,9 @@ def _translate(method: str, error: Any) -> Exception:
         if kind == "UserError":
             message = str(args[0]) if args else "refused"
             description = str(args[1]) if len(args) > 1 and args[1] else ""
-            return BackendRejected(f"Tryton: {message}" + (f" {description}" if description else ""))
+            return BackendRejected(
+                f"Tryton: {message}" + (f" {description}" if description else "")
+            )
         if kind == "UserWarning":
             name = str(args[0]) if args else ""
             message = str(args[1]) if len(args) > 1 else name
@@ -305,4 +309,4 @@ def _translate(method: str, error: Any) -> Exception:
             return DownstreamRejected("Tryton asks for more than a password to log in")
     # An unexpected server-side exception: its text may be a traceback, never shown.
     _log.warning("Tryton failed on %s: %.500s", method, error)
-    return DownstreamRejected(f"Tryton failed on {method.split('.')[-1]}")
+    return DownstreamRejected(f"Tryton failed on {method.rsplit('.', maxsplit=1)[-1]}")

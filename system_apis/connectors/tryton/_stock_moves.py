@@ -8,7 +8,7 @@ answers a wizard instead of acting, which qgate treats as "not done".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shared.errors import BackendRejected
@@ -73,15 +73,19 @@ async def reserve_moves(
         await press(client, "stock.shipment.internal", "wait", ids)
         await client.execute("stock.shipment.internal", "assign_try", ids)
         states = await client.execute("stock.shipment.internal", "read", ids, ["state"])
-        if any(s["state"] != "assigned" for s in states):
-            wanted = ", ".join(show(q) for q in grouped.values())
-            raise BackendRejected(
-                f"Tryton cannot assign {wanted} of the lot: the stock is no longer there."
-            )
+        _check_assigned(states, grouped.values())
     except BaseException:
         await cancel_shipments(client, ids)
         raise
     return ids
+
+
+def _check_assigned(states: Sequence[dict[str, Any]], quantities: Iterable[float]) -> None:
+    if any(s["state"] != "assigned" for s in states):
+        wanted = ", ".join(show(q) for q in quantities)
+        raise BackendRejected(
+            f"Tryton cannot assign {wanted} of the lot: the stock is no longer there."
+        )
 
 
 async def finish_shipments(client: TrytonClient, ids: Sequence[int]) -> None:

@@ -40,7 +40,9 @@ ERP_FACTORIES: dict[str, Factory[ErpConnector, ErpCapability]] = {
         ),
     ),
     # A real trytond on loopback, a fresh copy of the seeded template database per test.
-    "tryton": Factory(build=TRYTON.erp, restricted=lambda cap: TRYTON.erp(ERP_CAPABILITIES - {cap})),
+    "tryton": Factory(
+        build=TRYTON.erp, restricted=lambda cap: TRYTON.erp(ERP_CAPABILITIES - {cap})
+    ),
 }
 
 QMS_FACTORIES: dict[str, Factory[QmsConnector, QmsCapability]] = {
@@ -48,17 +50,22 @@ QMS_FACTORIES: dict[str, Factory[QmsConnector, QmsCapability]] = {
         build=ReferenceQmsConnector,
         restricted=lambda cap: ReferenceQmsConnector(capabilities=frozenset(QmsCapability) - {cap}),
     ),
-    "tryton": Factory(build=TRYTON.qms, restricted=lambda cap: TRYTON.qms(QMS_CAPABILITIES - {cap})),
+    "tryton": Factory(
+        build=TRYTON.qms, restricted=lambda cap: TRYTON.qms(QMS_CAPABILITIES - {cap})
+    ),
 }
 
 UNSUPPORTED: dict[str, frozenset[Capability]] = {
-    "tryton": (frozenset(ErpCapability) - ERP_CAPABILITIES) | (frozenset(QmsCapability) - QMS_CAPABILITIES),
+    "tryton": (frozenset(ErpCapability) - ERP_CAPABILITIES)
+    | (frozenset(QmsCapability) - QMS_CAPABILITIES),
 }
 """What a factory's connector does not declare: the tests that need it are not collected for
 that factory (its 501 answer is what ``test_capabilities`` checks instead)."""
 
 _NEEDS: dict[str, frozenset[Capability]] = {
-    "test_a_purchasing_block_is_set_deduplicated_and_lifted": frozenset({ErpCapability.PURCHASING_BLOCK}),
+    "test_a_purchasing_block_is_set_deduplicated_and_lifted": frozenset(
+        {ErpCapability.PURCHASING_BLOCK}
+    ),
     "test_blocking_an_unknown_supplier_is_not_found": frozenset({ErpCapability.PURCHASING_BLOCK}),
     "test_a_capa_walks_the_8d_stages_to_closed": frozenset({QmsCapability.CAPA}),
     "test_a_stale_capa_advance_is_a_precondition_failure": frozenset({QmsCapability.CAPA}),
@@ -99,7 +106,7 @@ def _deselect(item: pytest.Item) -> bool:
     if isinstance(name, str) and erp is not None and qms is not None:
         # A list test reads one port; the other port's Tryton connector would only add a run.
         unused = erp if name in _QMS_LISTS else qms
-        return unused == "tryton"
+        return bool(unused == "tryton")
     return False
 
 

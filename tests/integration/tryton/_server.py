@@ -48,7 +48,7 @@ __all__ = ["DATABASE", "PASSWORD", "TRYTON", "TrytonServer"]
 
 DATABASE: Final = "qgate"
 LOGIN: Final = "admin"
-PASSWORD: Final = "qgate-test-admin"  # noqa: S105 - a throwaway test database
+PASSWORD: Final = "qgate-test-admin"
 ACKNOWLEDGE: Final = ("*.check_move_quantity",)
 _CONNECTOR_DIR: Final = Path(__file__).resolve().parents[3] / "system_apis/connectors/tryton"
 
@@ -101,7 +101,7 @@ class TrytonServer:
             "TRYTOND_CACHE__CLEAN_TIMEOUT": "0",
         }
         with (directory / "trytond.log").open("wb") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our interpreter's trytond
+            self._process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("trytond")), "-d", DATABASE],
                 env=env,
                 stdout=log,
@@ -152,7 +152,10 @@ class TrytonServer:
             self._build_template(template, meta)
         session = json.loads(meta.read_text())
         return template, TrytonSession(
-            login=LOGIN, user_id=session["user_id"], token=session["token"], context=session["context"]
+            login=LOGIN,
+            user_id=session["user_id"],
+            token=session["token"],
+            context=session["context"],
         )
 
     def _build_template(self, template: Path, meta: Path) -> None:
@@ -199,7 +202,8 @@ class TrytonServer:
         self.ensure_started()
         if self._restored == self._generation:
             return
-        assert self._template is not None and self._workdir is not None
+        assert self._template is not None
+        assert self._workdir is not None
         _restore(self._template, self._workdir / f"{DATABASE}.sqlite")
         self._restored = self._generation
 
@@ -226,9 +230,10 @@ class TrytonServer:
 
 
 def _copy(source: Path, target: Path) -> None:
-    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(
-        sqlite3.connect(target)
-    ) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
         src.backup(dst)
 
 
@@ -236,9 +241,10 @@ def _restore(template: Path, live: Path) -> None:
     """The template's content into the live database, through SQLite (the server keeps it
     open), then every Tryton cache and the test session made current."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-    with contextlib.closing(sqlite3.connect(template)) as src, contextlib.closing(
-        sqlite3.connect(live, timeout=30)
-    ) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(template)) as src,
+        contextlib.closing(sqlite3.connect(live, timeout=30)) as dst,
+    ):
         src.backup(dst)
         dst.execute("UPDATE ir_cache SET timestamp = ?", (now,))
         dst.execute("UPDATE ir_session SET create_date = ?, write_date = ?", (now, now))

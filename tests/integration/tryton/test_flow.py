@@ -109,7 +109,9 @@ async def test_a_failed_receipt_inspection_blocks_the_lot_in_tryton(
         for char in spec["characteristics"]:
             if char["quantitative"]:
                 value = char["upperLimit"] + 1 if char["critical"] else char["target"]
-                results.append({"characteristicId": char["characteristicId"], "measuredValue": value})
+                results.append(
+                    {"characteristicId": char["characteristicId"], "measuredValue": value}
+                )
             else:
                 results.append({"characteristicId": char["characteristicId"], "conforming": True})
         recorded = await engineer.post(
