@@ -86,6 +86,14 @@ class StateNotes:
               **self._values(data)}],
         )  # fmt: skip
 
+    async def forget(self, model: str, db_id: int) -> None:
+        """Delete the record's note (before the record itself is deleted)."""
+        found = await self._client.execute(
+            _MODEL, "search", [("resource", "=", f"{model},{db_id}"), ("name", "=", self._name)]
+        )
+        if found:
+            await self._client.execute(_MODEL, "delete", found)
+
     async def replace(self, note: Note, data: Mapping[str, Any]) -> None:
         """Replace the note's data, unless it changed since it was read (PreconditionFailed)."""
         await self._client.execute(

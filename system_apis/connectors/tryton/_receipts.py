@@ -100,7 +100,16 @@ async def post_receipt(
         "warehouse_input": plant.input, "warehouse_storage": storage,
         "reference": receipt.delivery_note, "incoming_moves": [["add", [move_id]]],
     }])  # fmt: skip
-    await press(client, "stock.shipment.in", "receive", [shipment])
+    try:
+        await press(client, "stock.shipment.in", "receive", [shipment])
+    except BackendRejected:
+        # Not received (e.g. a quality control wants its inspection first): no shipment (its
+        # move goes with it and Tryton makes the line's waiting move again) and no new lot.
+        await client.execute("stock.shipment.in", "delete", [shipment])
+        if lot_state is None:
+            await notes.forget("stock.lot", lot_db)
+            await client.execute("stock.lot", "delete", [lot_db])
+        raise
     await press(client, "stock.shipment.in", "do", [shipment])
     if lot_state is not None:
         await _bump(notes, lot_db, receipt, actor)

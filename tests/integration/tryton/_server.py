@@ -207,20 +207,34 @@ class TrytonServer:
         _restore(self._template, self._workdir / f"{DATABASE}.sqlite")
         self._restored = self._generation
 
-    def _client(self, session: TrytonSession | None) -> TrytonClient:
+    def _client(
+        self,
+        session: TrytonSession | None,
+        *,
+        password: str = PASSWORD,
+        acknowledge: tuple[str, ...] = ACKNOWLEDGE,
+    ) -> TrytonClient:
         return TrytonClient(
             url=self.url,
             database=DATABASE,
             login=LOGIN,
-            password=PASSWORD,
-            acknowledge=ACKNOWLEDGE,
+            password=password,
+            acknowledge=acknowledge,
             session=session,
         )
 
-    def client(self) -> TrytonClient:
-        """A client of the fresh database, on the template's session."""
+    def client(
+        self,
+        *,
+        logged_in: bool = True,
+        password: str = PASSWORD,
+        acknowledge: tuple[str, ...] = ACKNOWLEDGE,
+    ) -> TrytonClient:
+        """A client of the fresh database, on the template's session (``logged_in``) or one
+        that logs in on its first call."""
         self._fresh()
-        return self._client(self._session)
+        session = self._session if logged_in else None
+        return self._client(session, password=password, acknowledge=acknowledge)
 
     def erp(self, capabilities: frozenset[ErpCapability] = ERP_CAPABILITIES) -> TrytonErpConnector:
         return TrytonErpConnector(self.client(), capabilities=capabilities)
