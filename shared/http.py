@@ -193,7 +193,9 @@ class LayerClient:
                 # The token may have been signed by a rotated key or expired early: fetch anew once.
                 self._tokens.invalidate(token)
                 continue
-            if response.status_code >= 500:
+            # 501: the system below cannot do this at all, which is not worth a retry (the
+            # caller maps it to CapabilityUnsupported); every other 5xx may pass.
+            if response.status_code >= 500 and response.status_code != 501:
                 _log.warning(
                     "%s answered %s for %s %s", self.name, response.status_code, method, url
                 )

@@ -34,6 +34,7 @@ from shared.errors import (
     PreconditionFailed,
     PreconditionRequired,
     Problem,
+    ProcurementHoldActive,
     QgateError,
     RateLimited,
     SelfApproval,
@@ -44,6 +45,7 @@ from shared.errors import (
 
 __all__ = [
     "DOWNSTREAM",
+    "HELD",
     "IDEMPOTENT",
     "PAGED",
     "READ",
@@ -66,6 +68,7 @@ class StatusGroup(tuple[int, ...]):
     paged: bool = False
     stateful: bool = False
     approval: bool = False
+    held: bool = False
 
 
 class _UnsafeGroup(StatusGroup):
@@ -88,6 +91,10 @@ class _ApprovalGroup(StatusGroup):
     approval = True
 
 
+class _HeldGroup(StatusGroup):
+    held = True
+
+
 class _Problem(NamedTuple):
     """One kind of problem a status can carry, as documented in the contracts."""
 
@@ -102,6 +109,8 @@ class _Problem(NamedTuple):
     """Only on operations given the :data:`STATEFUL` group (a state machine decides)."""
     approval_only: bool = False
     """Only on operations given the :data:`SELF_APPROVAL` group (four eyes)."""
+    held_only: bool = False
+    """Only on operations given the :data:`HELD` group (procurement holds apply)."""
 
 
 _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
@@ -136,6 +145,11 @@ _PROBLEMS: Final[dict[int, tuple[_Problem, ...]]] = {
             TransitionNotAllowed,
             "the current state does not allow this change (the detail says why)",
             stateful_only=True,
+        ),
+        _Problem(
+            ProcurementHoldActive,
+            "purchasing of this item from this supplier is on hold (a containment case)",
+            held_only=True,
         ),
         _Problem(
             IdempotencyKeyInFlight,
@@ -184,6 +198,8 @@ STATEFUL: Final = _StatefulGroup((409,))
 """Operations a state machine may refuse (409 ``transition-not-allowed``)."""
 SELF_APPROVAL: Final = _ApprovalGroup((403,))
 """Approvals under the four-eyes principle (403 ``self-approval``)."""
+HELD: Final = _HeldGroup((409,))
+"""Receipts and inspections a procurement hold refuses (409 ``procurement-hold``)."""
 
 IDEMPOTENT: Final[dict[str, Any]] = {"idempotent": True}
 
@@ -237,7 +253,7 @@ def problems(*groups: tuple[int, ...] | int) -> dict[int, ResponseSpec]:
         if isinstance(group, StatusGroup):
             flags.update(
                 flag
-                for flag in ("unsafe", "rejectable", "paged", "stateful", "approval")
+                for flag in ("unsafe", "rejectable", "paged", "stateful", "approval", "held")
                 if getattr(group, flag)
             )
     specs: dict[int, ResponseSpec] = {}
@@ -250,6 +266,7 @@ def problems(*groups: tuple[int, ...] | int) -> dict[int, ResponseSpec]:
             and ("paged" in flags or not kind.paged_only)
             and ("stateful" in flags or not kind.stateful_only)
             and ("approval" in flags or not kind.approval_only)
+            and ("held" in flags or not kind.held_only)
         ]
         description = "; or ".join(kind.when for kind in kinds)
         specs[status] = ResponseSpec(

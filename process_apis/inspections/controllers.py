@@ -22,6 +22,7 @@ from shared.params import path_id
 from shared.platform import verified_principal
 from shared.routes import (
     DOWNSTREAM,
+    HELD,
     IDEMPOTENT,
     READ,
     REJECTABLE,
@@ -50,7 +51,7 @@ InspectionPath = Annotated[str, path_id("The inspection's id.")]
     ),
     tags=[_TAG],
     security=requires("quality.write"),
-    responses=problems(WRITE, STATEFUL, REJECTABLE, DOWNSTREAM, 404),
+    responses=problems(WRITE, STATEFUL, REJECTABLE, HELD, DOWNSTREAM, 404),
     response_headers=[LOCATION],
     status_code=201,
     opt=IDEMPOTENT,

@@ -16,6 +16,7 @@ import msgspec
 
 from shared.errors._tree import (
     BackendRejected,
+    CapabilityUnsupported,
     Conflict,
     DownstreamRejected,
     DownstreamUnavailable,
@@ -23,6 +24,7 @@ from shared.errors._tree import (
     InvalidCursor,
     NotFound,
     PreconditionFailed,
+    ProcurementHoldActive,
     QgateError,
     SelfApproval,
     TransitionNotAllowed,
@@ -42,6 +44,8 @@ _RELAYED: Final[dict[tuple[int, str], type[QgateError]]] = {
         PreconditionFailed,
         SelfApproval,
         ValidationFailed,
+        CapabilityUnsupported,
+        ProcurementHoldActive,
     )
 }
 
@@ -53,7 +57,8 @@ class _ProblemBody(msgspec.Struct, frozen=True):
 
 
 def relayed_error(status: int, content: bytes) -> QgateError:
-    """The error to raise for a non-success answer (status < 500) from the layer below."""
+    """The error to raise for a non-success answer from the layer below (4xx, or 501: the
+    connected system cannot do this; other 5xx are raised by the layer client already)."""
     try:
         body = msgspec.json.decode(content, type=_ProblemBody)
     except (msgspec.DecodeError, msgspec.ValidationError):
