@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from experience_apis.examples import partner_examples, plant_examples
 from shared.contracts import Surface
-from shared.diagnostics import diagnostic_examples
 
 __all__ = ["PARTNER", "PLANT", "SURFACES"]
 
@@ -27,7 +27,7 @@ PARTNER = Surface(
         "Scorecard": "My incoming quality as the customer measures it.",
         "Diagnostics": "Verify the caller and the chain of layers.",
     },
-    examples=diagnostic_examples,
+    examples=partner_examples,
 )
 
 PLANT = Surface(
@@ -45,7 +45,7 @@ PLANT = Surface(
         "Dispositions": "Requesting a lot disposition on behalf of the plant user.",
         "Diagnostics": "Verify the caller and the chain of layers.",
     },
-    examples=diagnostic_examples,
+    examples=plant_examples,
 )
 
 SURFACES = (PARTNER, PLANT)

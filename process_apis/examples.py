@@ -39,6 +39,9 @@ from shared.audit import GENESIS_HASH, AuditCaller, AuditEntry, Verification
 from shared.audit._model import seal
 from shared.diagnostics import diagnostic_examples
 from shared.models import DispositionCode, LotDisposition, SupplierQualityStatusCode
+from shared.models.erp import LotPage
+from shared.models.examples import example_inspection, example_lot, example_nonconformance
+from shared.models.qms import InspectionPage, NonconformancePage
 
 __all__ = ["quality_examples"]
 
@@ -175,6 +178,12 @@ def quality_examples() -> dict[str, Any]:
     case = _containment()
     hold = _hold()
     structs: dict[str, msgspec.Struct] = {
+        "Lot": example_lot(),
+        "LotPage": LotPage(items=[example_lot()], next_cursor="TE9ULTEwMDAtMDAxNg"),
+        "Inspection": example_inspection(),
+        "InspectionPage": InspectionPage(items=[example_inspection()]),
+        "Nonconformance": example_nonconformance(),
+        "NonconformancePage": NonconformancePage(items=[example_nonconformance()]),
         "ContainmentCase": case,
         "ContainmentSummary": ContainmentSummary.of(case),
         "ContainmentPage": ContainmentPage(items=[ContainmentSummary.of(case)]),

@@ -16,11 +16,15 @@ import msgspec
 
 from shared.models import DispositionCode, LotDisposition, QgateStruct, SupplierQualityStatusCode
 from shared.models.qms import Inspection
+from shared.models.records import Page
 
 __all__ = [
     "AuditCallerRead",
     "AuditPageRead",
     "AuditRecordRead",
+    "ContainmentCaseRead",
+    "ContainmentPageRead",
+    "ContainmentSummaryRead",
     "DispositionRead",
     "RejectionRateRead",
     "ResultsOutcomeRead",
@@ -101,3 +105,78 @@ class AuditRecordRead(QgateStruct, frozen=True, kw_only=True):
 class AuditPageRead(QgateStruct, frozen=True, kw_only=True):
     items: list[AuditRecordRead]
     next_cursor: str | None = None
+
+
+class ContainmentSummaryRead(QgateStruct, frozen=True, kw_only=True):
+    containment_id: str
+    status: str
+    supplier_id: str
+    item_id: str
+    supplier_lot_number: str | None = None
+    plant_ids: list[str] = msgspec.field(default_factory=list)
+    inspection_id: str
+    nc_id: str | None = None
+    opened_at: datetime
+    contained_at: datetime | None = None
+    closed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+
+
+class ContainmentPageRead(Page[ContainmentSummaryRead], frozen=True, kw_only=True):
+    pass
+
+
+class TriggerLotRead(QgateStruct, frozen=True, kw_only=True):
+    lot_id: str
+    plant_id: str
+
+
+class TriggerRead(QgateStruct, frozen=True, kw_only=True):
+    inspection_id: str
+    lot: TriggerLotRead
+    failed_characteristics: list[str] = msgspec.field(default_factory=list)
+
+
+class AffectedLotRead(QgateStruct, frozen=True, kw_only=True):
+    lot_id: str
+    plant_id: str
+    trigger: bool = False
+    action: str
+    status: str
+
+
+class ContainmentActionRead(QgateStruct, frozen=True, kw_only=True):
+    description: str
+    completed_at: datetime | None = None
+    lot_numbers: list[str] = msgspec.field(default_factory=list)
+
+
+class DocumentReferenceRead(QgateStruct, frozen=True, kw_only=True):
+    title: str
+    reference: str
+
+
+class SupplierResponseRead(QgateStruct, frozen=True, kw_only=True):
+    response_id: str
+    actions: list[ContainmentActionRead] = msgspec.field(default_factory=list)
+    d3_answer: str | None = None
+    documents: list[DocumentReferenceRead] = msgspec.field(default_factory=list)
+    responded_by: AuditCallerRead
+    responded_at: datetime
+
+
+class ContainmentCaseRead(QgateStruct, frozen=True, kw_only=True):
+    containment_id: str
+    status: str
+    trigger: TriggerRead
+    supplier_id: str
+    item_id: str
+    supplier_lot_number: str | None = None
+    plant_ids: list[str] = msgspec.field(default_factory=list)
+    lots: list[AffectedLotRead] = msgspec.field(default_factory=list)
+    nc_id: str | None = None
+    responses: list[SupplierResponseRead] = msgspec.field(default_factory=list)
+    acknowledged_at: datetime | None = None
+    opened_at: datetime
+    contained_at: datetime | None = None
+    closed_at: datetime | None = None

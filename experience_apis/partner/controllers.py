@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from experience_apis._api import process_dependency
-from experience_apis.partner import _reads
+from experience_apis.partner import _cases, _reads
 from experience_apis.scoping import PARTNER_SCOPE
 from experience_apis.surfaces import PARTNER
 from shared.diagnostics import Downstream, diagnostic_handlers
@@ -16,7 +16,7 @@ __all__ = ["route_handlers"]
 route_handlers: list[ControllerRouterHandler] = [
     Router(
         path=PARTNER.prefix,
-        route_handlers=[*_reads.handlers],
+        route_handlers=[*_reads.handlers, *_cases.handlers],
         dependencies={"process": process_dependency, "tenancy": PARTNER_SCOPE},
     ),
     *diagnostic_handlers(

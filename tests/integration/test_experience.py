@@ -4,6 +4,7 @@ plant user."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -270,3 +271,97 @@ async def test_recording_results_from_the_plant_app_proposes_a_disposition(qgate
     outcome = answer.json()
     assert outcome["inspection"]["result"] == "PASS"
     assert outcome["proposedDecision"] == "RELEASE"
+
+
+# -- containment cases in the supplier portal --------------------------------------------------
+
+
+async def _failed_receipt_case(qgate: Qgate, supplier_lot: str) -> str:
+    """A receipt of SUP-0001 at plant 1000 whose incoming inspection fails: its case id."""
+    ops = qgate.client("operations")
+    engineer = qgate.client("quality-engineer")
+    receipt = await ops.post(
+        f"{ERP}/goods-receipts",
+        {
+            "poId": "PO-4500000110",
+            "lineNo": 10,
+            "quantity": 100.0,
+            "supplierLotNumber": supplier_lot,
+            "deliveryNote": f"DN-{supplier_lot}",
+        },
+    )
+    assert receipt.status_code == 201, receipt.text
+    requested = await engineer.post(
+        f"{PROCESS}/inspection-requests", {"goodsReceiptId": receipt.json()["receiptId"]}
+    )
+    assert requested.status_code == 201, requested.text
+    inspection_id = requested.json()["inspection"]["inspectionId"]
+    failing = [
+        {"characteristicId": "C010", "measuredValue": 25.4},
+        {"characteristicId": "C020", "measuredValue": 51.995},
+        {"characteristicId": "C030", "measuredValue": 14.95},
+        {"characteristicId": "C040", "conforming": True},
+    ]
+    recorded = await engineer.post(
+        f"{PROCESS}/inspections/{inspection_id}/results", {"results": failing}
+    )
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["inspection"]["result"] == "FAIL"
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        page = await ops.ok(f"{PROCESS}/containments", supplierId="SUP-0001", limit=200)
+        cases = [c for c in page["items"] if c["inspectionId"] == inspection_id]
+        if cases and cases[0]["status"] == "CONTAINED":
+            containment_id: str = cases[0]["containmentId"]
+            return containment_id
+        assert asyncio.get_running_loop().time() < deadline, f"no contained case: {page}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_containment_case_is_the_suppliers_alone_and_it_responds(qgate: Qgate) -> None:
+    containment_id = await _failed_receipt_case(qgate, "SL-PORTAL-1")
+    mine = qgate.client("supplier-portal-sup-0001", subject="quality@sup-0001.example")
+    other = qgate.client("supplier-portal-sup-0002")
+    path = f"{PARTNER}/containment-cases/{containment_id}"
+
+    listed = await mine.all(f"{PARTNER}/containment-cases")
+    assert containment_id in {c["containmentId"] for c in listed}
+    assert containment_id not in {
+        c["containmentId"] for c in await other.all(f"{PARTNER}/containment-cases")
+    }
+    case = await mine.ok(path)
+    assert case["supplierLotNumber"] == "SL-PORTAL-1"
+    assert any(lot["failedInspection"] for lot in case["lots"])
+    assert "steps" not in case
+    assert "correlationId" not in case
+    assert_problem(await other.get(path), 404, "not-found")
+
+    response = {
+        "actions": [{"description": "Sorted our stock", "lotNumbers": ["SL-PORTAL-1"]}],
+        "d3Answer": "Lot quarantined at our warehouse, 100% measured",
+        "documents": [{"title": "8D report", "reference": "https://sup.example/8d.pdf"}],
+    }
+    assert_problem(await other.post(f"{path}/responses", response), 404, "not-found")
+    assert_problem(await mine.post(f"{path}/responses", {}), 422, "validation-failed")
+    answered = await mine.post(f"{path}/responses", response, key="respond-1")
+    assert answered.status_code == 201, answered.text
+    assert answered.headers["Location"] == path
+    (given,) = answered.json()["responses"]
+    assert given["respondedBy"] == "quality@sup-0001.example"
+    assert given["d3Answer"].startswith("Lot quarantined")
+    replay = await mine.post(f"{path}/responses", response, key="respond-1")
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert len((await mine.ok(path))["responses"]) == 1
+
+    assert_problem(await other.post(f"{path}/acknowledgement", {}), 404, "not-found")
+    acknowledged = await mine.post(f"{path}/acknowledgement", {"note": "Seen"})
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["acknowledgedAt"] is not None
+
+    trail = await qgate.client("operations").ok(
+        f"{PROCESS}/audit", entityType="ContainmentCase", entityId=containment_id
+    )
+    responded = [r for r in trail["items"] if r["action"] == "containment.supplier-responded"]
+    assert len(responded) == 1
+    assert responded[0]["onBehalfOf"][0]["subject"] == "quality@sup-0001.example"
+    assert responded[0]["onBehalfOf"][0]["clientId"] == "supplier-portal-sup-0001"
