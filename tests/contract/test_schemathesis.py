@@ -84,6 +84,9 @@ SURFACES: Final = (
         "operations",
     ),
     Surface(
+        "operations", "process_apis/operations.v1.yaml", ("quality-engineer",), "operations"
+    ),
+    Surface(
         "partner", "experience_apis/partner.v1.yaml", ("plant-app",), "supplier-portal-sup-0001"
     ),
     Surface("plant", "experience_apis/plant.v1.yaml", ("supplier-portal-sup-0001",), "plant-app"),
