@@ -14,6 +14,7 @@ from process_apis.containment.service import ContainmentService
 from process_apis.dispositions.service import DispositionService
 from process_apis.holds.service import HoldService
 from process_apis.inspections.service import InspectionService
+from process_apis.metrics import SLA_SUBSCRIPTIONS
 from process_apis.suppliers.service import SupplierQualityService
 from process_apis.webhooks.service import WebhookService
 from shared.audit import AuditTrail
@@ -73,8 +74,11 @@ LOCATION: Final = ResponseHeader(
     required=True,
 )
 
-SUBSCRIPTIONS: Final[tuple[EventSubscription, ...]] = (*CONTAINMENT_SUBSCRIPTIONS,)
+SUBSCRIPTIONS: Final[tuple[EventSubscription, ...]] = (
+    *CONTAINMENT_SUBSCRIPTIONS,
+    *SLA_SUBSCRIPTIONS,
+)
 """The event consumers every process replica runs: ``EventSubscription(stream, group,
 handler)``, where ``handler`` builds the handler from the layer's services (``app.state``:
-``dispositions``, ``inspections``, ``bus``, ...). ``create_app(subscriptions=...)`` replaces
-them (tests)."""
+``dispositions``, ``inspections``, ``bus``, ``settings``, ``metrics``, ...).
+``create_app(subscriptions=...)`` replaces them (tests)."""

@@ -24,6 +24,7 @@ from process_apis.dispositions.store import (
 from process_apis.dispositions.worker import RetryWorker
 from process_apis.inspections.controllers import handlers as inspection_routes
 from process_apis.inspections.service import InspectionService
+from process_apis.metrics import register_bus_gauges
 from process_apis.operations.controllers import handlers as operations_routes
 from process_apis.records.controllers import handlers as record_routes
 from process_apis.suppliers.controllers import handlers as supplier_routes
@@ -34,7 +35,7 @@ from shared.audit import AuditTrail, build_audit_trail
 from shared.events import EventBus, EventSubscription, OutboxRelay, build_event_bus
 from shared.http import build_layer_client
 from shared.idempotency import IdempotencyStore
-from shared.observability import LayerMetrics, register_pending
+from shared.observability import LayerMetrics, register_pending, traced_handler
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, SettingsError, StoreKind, load_settings
 
@@ -93,6 +94,7 @@ def create_app(
     starters = [worker.start] if settings.process.worker_enabled else []
     containment = build_containment(settings, system=client, dispositions=service, audit=audit)
     bus = event_bus or build_event_bus(settings)
+    register_bus_gauges(metrics, bus)
     events = settings.events
     relays = [
         OutboxRelay(outbox, bus, interval=events.outbox_interval_seconds)
@@ -113,10 +115,14 @@ def create_app(
         "suppliers": SupplierQualityService(system=client, policy=settings.process),
         "audit": audit,
         "bus": bus,
+        "settings": settings,
+        "metrics": metrics,
         **containment.state,
     }
     for subscription in SUBSCRIPTIONS if subscriptions is None else subscriptions:
-        bus.subscribe(subscription.stream, subscription.group, subscription.handler(state))
+        # Each event's handling is a CONSUMER span continuing its publisher's trace.
+        handler = traced_handler(subscription.handler(state), group=subscription.group)
+        bus.subscribe(subscription.stream, subscription.group, handler)
     event_starters = [*(r.start for r in relays), bus.start] if events.consumers_enabled else []
     return build_layer_app(
         layer="process",

@@ -52,6 +52,7 @@ from process_apis.containment.store import ContainmentStore, StaleCase
 from process_apis.dispositions.service import DispositionService
 from process_apis.holds.models import HoldStatus
 from process_apis.holds.service import HoldService
+from process_apis.metrics import observe_contained
 from shared.audit import AuditCaller, AuditEntry, AuditTrail
 from shared.auth import Caller, Principal
 from shared.correlation import bound_ids, current_correlation_id
@@ -357,6 +358,7 @@ class ContainmentService:
                 next_attempt_at=None,
             )
             await self.store.save(contained, self._event(CONTAINMENT_CONTAINED, contained))
+            observe_contained(contained)  # after the save: a stale case is not counted
             await self._audit(
                 contained,
                 "containment.contained",

@@ -20,7 +20,8 @@ inside a request and in background tasks started by the app's starters.
 a SERVER span per request, a CLIENT span per inter-layer and connector call (:func:`client_span`,
 whose context :func:`trace_headers` injects as ``traceparent``), and for events
 :func:`inject_into` (publisher) and :func:`start_consumer_span` (consumer), which carry the
-trace in the CloudEvents ``traceparent`` / ``tracestate`` extension attributes.
+trace in the CloudEvents ``traceparent`` / ``tracestate`` extension attributes
+(:func:`traced_handler` wraps a consumer group's handler in the latter).
 
 **Alerting rules**: :func:`render_rules` (``qgate metrics rules``).
 """
@@ -51,6 +52,7 @@ from shared.observability._tracing import (
     reset_tracer,
     start_consumer_span,
     trace_headers,
+    traced_handler,
     tracing_to,
 )
 
@@ -81,5 +83,6 @@ __all__ = [
     "reset_tracer",
     "start_consumer_span",
     "trace_headers",
+    "traced_handler",
     "tracing_to",
 ]

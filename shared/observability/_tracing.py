@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar, Token
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -48,12 +48,15 @@ __all__ = [
     "start_consumer_span",
     "start_server_span",
     "trace_headers",
+    "traced_handler",
     "tracing_to",
     "use_span",
 ]
 
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _TRACE_FIELDS: Final = ("traceparent", "tracestate")
+_EVENT_FIELDS: Final = ("id", "type", "source", "subject", "correlationid", *_TRACE_FIELDS)
+_Event = TypeVar("_Event")
 _tracer: ContextVar[Tracer | None] = ContextVar("qgate_tracer", default=None)
 _providers: dict[str, TracerProvider] = {}
 _override: list[SpanExporter] | None = None
@@ -255,6 +258,27 @@ def start_consumer_span(
                     raise
     finally:
         otel_context.detach(token)
+
+
+def traced_handler(
+    handler: Callable[[_Event], Awaitable[None]], *, group: str
+) -> Callable[[_Event], Awaitable[None]]:
+    """``handler`` (of a consumer group) run inside :func:`start_consumer_span` for each event:
+    the event's attributes (``id``, ``type``, ``traceparent``, ...) are read from the event
+    object, and the span names the group (``messaging.consumer.group.name``)."""
+
+    async def handle(event: _Event) -> None:
+        attributes = {
+            name: value
+            for name in _EVENT_FIELDS
+            if (value := getattr(event, name, None)) is not None
+        }
+        with start_consumer_span(attributes) as span:
+            if span is not None:
+                span.set_attribute("messaging.consumer.group.name", group)
+            await handler(event)
+
+    return handle
 
 
 def end_server_span(
