@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Final
 
 import httpx
 import msgspec
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Litestar, Request, Response, get
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.params import ParameterKwarg
 from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from shared.auth import SCOPES, JwksCache, TokenVerifier
 from shared.contracts import Surface, surface_document, to_yaml
 from shared.correlation import CorrelationASGI
-from shared.errors import exception_handlers, problem_response
+from shared.errors import NotFound, exception_handlers, problem_response
 from shared.http import build_http_client
 from shared.idempotency import (
     IdempotencyStore,
@@ -51,6 +56,7 @@ __all__ = [
     "build_layer_app",
     "build_platform",
     "build_rate_limiter",
+    "docs_path",
     "health_handlers",
 ]
 
@@ -226,6 +232,63 @@ def _contract_handlers(surface: Surface) -> list[Any]:
     return [contract_json, contract_yaml]
 
 
+_DOCS_ASSETS: Final = (
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "swagger-ui.css",
+    "favicon-32x32.png",
+)
+"""Files of swagger-ui (the ``swagger-ui-bundle`` package) the docs page loads."""
+
+
+def docs_path(layer: str) -> str:
+    """Where the layer serves its docs UI (its OpenAPI document, for reading in a browser)."""
+    return f"/{layer}/_openapi"
+
+
+def _docs_assets(layer: str, components: Components) -> tuple[OpenAPIConfig, list[Any]]:
+    """The docs UI's render plugins and the route serving swagger-ui's files from the package.
+
+    Nothing is loaded from a CDN (Litestar's default), so the docs work in a plant without
+    internet access: the page, its script, styles and icon all come from the layer itself.
+    """
+    base = f"{docs_path(layer)}/assets"
+    folder = Path(swagger_ui_bundle.swagger_ui_path)
+    contents = {name: (folder / name).read_bytes() for name in _DOCS_ASSETS}
+
+    @get(
+        f"{base}/{{name:str}}",
+        operation_id=f"{layer}DocsAsset",
+        include_in_schema=False,
+        security=[],
+        opt={"rate_limit_exempt": True},
+        cache_control=CacheControlHeader(max_age=86_400, public=True),
+        sync_to_thread=False,
+    )
+    def asset(name: Annotated[str, ParameterKwarg(max_length=64)]) -> Response[bytes]:
+        body = contents.get(name)
+        if body is None:
+            raise NotFound(f"{base}/{name} is not one of the docs UI's files.")
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Response(body, media_type=media)
+
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{base}/swagger-ui-bundle.js",
+        css_url=f"{base}/swagger-ui.css",
+        standalone_preset_js_url=f"{base}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
+        path=["/", "/swagger"],
+    )
+    config = OpenAPIConfig(
+        title=f"qgate {layer} layer",
+        version="1.0.0",
+        path=docs_path(layer),
+        components=components,
+        render_plugins=[swagger, JsonRenderPlugin(), YamlRenderPlugin()],
+    )
+    return config, [asset]
+
+
 def _fix_options_allow(app: Litestar) -> None:
     """Make the automatic ``OPTIONS`` answer list every method of its path.
 
@@ -290,6 +353,10 @@ def build_layer_app(
     ]
     for surface in surfaces:
         handlers.extend(_contract_handlers(surface))
+    docs, docs_handlers = _docs_assets(
+        layer, Components(security_schemes={"oauth2": oauth2_scheme(settings)})
+    )
+    handlers.extend(docs_handlers)
 
     all_closers = [*closers, *platform_closers]
 
@@ -310,12 +377,7 @@ def build_layer_app(
         route_handlers=handlers,
         middleware=[PlatformMiddleware(platform)],
         exception_handlers=exception_handlers(),
-        openapi_config=OpenAPIConfig(
-            title=f"qgate {layer} layer",
-            version="1.0.0",
-            path=f"/{layer}/_openapi",
-            components=Components(security_schemes={"oauth2": oauth2_scheme(settings)}),
-        ),
+        openapi_config=docs,
         state=State(
             {"settings": settings, "platform": platform, "metrics": metrics, **(state or {})}
         ),
