@@ -193,3 +193,38 @@ def test_newcomer_disposes_lots_with_four_eyes_and_reads_the_audit_trail(qgate: 
         )
         assert status.status_code == 200, status.text
         assert status.json()["supplierId"] == "SUP-0002"
+
+
+def test_newcomer_uses_the_plant_app_and_the_supplier_portal(qgate: Cluster) -> None:
+    """The README's experience API walk-through against `qgate serve`."""
+    url = qgate.url("qgate")
+    plant = _qgate("token", "--client", "plant-app", "--subject", "a.becker", "--url", url).strip()
+    portal = _qgate("token", "--client", "supplier-portal-sup-0002", "--url", url).strip()
+    as_plant = {"Authorization": f"Bearer {plant}"}
+    as_portal = {"Authorization": f"Bearer {portal}"}
+    with httpx.Client(base_url=url, timeout=20) as http:
+        held = http.get("/plant/v1/held-inventory", headers=as_plant)
+        assert held.status_code == 200, held.text
+        assert {group["plantId"] for group in held.json()["groups"]} == {"1000"}
+        pending = http.get(
+            "/plant/v1/inspections", params={"pending": "true", "limit": 5}, headers=as_plant
+        )
+        assert pending.status_code == 200, pending.text
+        blocked = http.post(
+            "/plant/v1/lots/LOT-1000-0022/disposition-requests",
+            json={"decision": "BLOCK", "reason": "Packaging damaged on arrival"},
+            headers={**as_plant, "Idempotency-Key": "block-0022"},
+        )
+        assert blocked.status_code == 201, blocked.text
+        assert blocked.json()["requestedBy"] == "a.becker"
+        timeline = http.get("/plant/v1/lots/LOT-1000-0022/timeline", headers=as_plant)
+        assert timeline.status_code == 200, timeline.text
+        assert [(e["by"], e["via"]) for e in timeline.json()["items"]] == [
+            ("a.becker", "plant-app")
+        ]
+        scorecard = http.get("/partner/v1/scorecard", headers=as_portal)
+        assert scorecard.status_code == 200, scorecard.text
+        assert scorecard.json()["supplierId"] == "SUP-0002"
+        lot = http.get("/plant/v1/lots/LOT-1000-0022", headers=as_plant).json()
+        other = http.get("/partner/v1/lots/LOT-1000-0022", headers=as_portal)
+        assert other.status_code == (200 if lot["supplierId"] == "SUP-0002" else 404)
