@@ -25,7 +25,7 @@ from process_apis.clients.system import SystemClient
 from process_apis.suppliers.models import RejectionRate, SupplierQualityView
 from shared.auth import Principal
 from shared.delegation import chain_for
-from shared.errors import NotFound
+from shared.errors import CapabilityUnsupported, NotFound
 from shared.models import (
     InspectionResult,
     NonconformanceStatus,
@@ -82,14 +82,32 @@ class SupplierQualityService:
         async def collect_ncs() -> list[Nonconformance]:
             return [nc async for nc in self.system.nonconformances(chain, supplierId=supplier_id)]
 
+        gaps: list[str] = []
+
         async def collect_capas() -> list[Capa]:
-            return [c async for c in self.system.capas(chain, supplierId=supplier_id)]
+            try:
+                return [c async for c in self.system.capas(chain, supplierId=supplier_id)]
+            except CapabilityUnsupported:
+                gaps.append("The QMS keeps no CAPA (not supported by the connected QMS).")
+                return []
+
+        async def recorded_status() -> SupplierQualityStatusCode:
+            try:
+                return (await self.system.supplier_quality_status(supplier_id, chain)).status
+            except CapabilityUnsupported:
+                # A QMS without supplier status (e.g. Tryton): the figures alone decide, from
+                # the most favourable recorded status.
+                gaps.append(
+                    "The QMS keeps no supplier quality status (not supported by the connected "
+                    "QMS): the status is computed from the ERP and QMS figures alone."
+                )
+                return _Q.APPROVED
 
         async def collect_inspections() -> list[Inspection]:
             return [i async for i in self.system.inspections(chain, supplierId=supplier_id)]
 
         recorded, ncs, capas, inspections = await asyncio.gather(
-            self.system.supplier_quality_status(supplier_id, chain),
+            recorded_status(),
             collect_ncs(),
             collect_capas(),
             collect_inspections(),
@@ -121,17 +139,18 @@ class SupplierQualityService:
         if open_ncs or open_capas:
             computed = _worse(computed, _Q.CONDITIONAL)
             reasons.append(f"{len(open_ncs)} nonconformance(s) and {len(open_capas)} CAPA(s) open.")
-        status = _worse(computed, recorded.status)
-        if _RANK[recorded.status] > _RANK[computed]:
-            reasons.append(f"The QMS records the supplier as {recorded.status.value}.")
+        status = _worse(computed, recorded)
+        if _RANK[recorded] > _RANK[computed]:
+            reasons.append(f"The QMS records the supplier as {recorded.value}.")
         if not reasons:
             reasons.append("No block, no open case, rejection rate within the thresholds.")
+        reasons += gaps
         return SupplierQualityView(
             supplier_id=supplier.supplier_id,
             name=supplier.name,
             status=status,
             reasons=reasons,
-            recorded_status=recorded.status,
+            recorded_status=recorded,
             purchasing_blocked=supplier.purchasing_blocked,
             blocked_functions=(
                 list(supplier.purchasing_block.functions) if supplier.purchasing_block else []

@@ -103,8 +103,8 @@ class SystemFaults(httpx.AsyncBaseTransport):
     erp_changed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the system layer made an ERP disposition change."""
     unsupported: set[str] = field(default_factory=set)
-    """Path endings whose writes the connected system cannot do: answered 501 (e.g. a Tryton
-    ERP's ``/purchasing-block``)."""
+    """Path endings the connected system cannot serve: answered 501 (e.g. a Tryton ERP's
+    ``/purchasing-block``, a Tryton QMS's ``/capas``)."""
     rejected: set[str] = field(default_factory=set)
     """Path endings whose writes the connected system refuses for good: 409 backend-rejected."""
 
@@ -116,11 +116,12 @@ class SystemFaults(httpx.AsyncBaseTransport):
                 headers={"content-type": PROBLEM_JSON},
                 json={"type": "about:blank", "title": "Unavailable", "status": 503},
             )
-        if request.method in ("POST", "PUT", "PATCH"):
-            if any(path.endswith(ending) for ending in self.unsupported):
-                return _problem(501, "capability-unsupported", "The system cannot do this.")
-            if any(path.endswith(ending) for ending in self.rejected):
-                return _problem(409, "backend-rejected", "Refused by the system of record.")
+        if any(path.endswith(ending) for ending in self.unsupported):
+            return _problem(501, "capability-unsupported", "The system cannot do this.")
+        if request.method in ("POST", "PUT", "PATCH") and any(
+            path.endswith(ending) for ending in self.rejected
+        ):
+            return _problem(409, "backend-rejected", "Refused by the system of record.")
         response = await self.inner.handle_async_request(request)
         if request.method == "POST" and response.status_code < 300:
             await response.aread()

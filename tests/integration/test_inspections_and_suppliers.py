@@ -227,3 +227,18 @@ async def test_supplier_quality_status_combines_erp_and_qms() -> None:
             assert "blocks purchasing" in view["reasons"][0]
             missing = await ops.get(f"{PROCESS}/suppliers/SUP-9999/quality-status")
             assert_problem(missing, 404, "not-found")
+
+
+async def test_supplier_quality_status_without_capa_or_recorded_status_in_the_qms() -> None:
+    # A QMS like Tryton's keeps no CAPA and no supplier status: the system layer answers 501
+    # for them, and the status is computed from what the ERP and QMS do keep.
+    async with Gateway(settings()) as gw:
+        await gw.start()
+        gw.faults.unsupported.update({"/capas", "/quality-status"})
+        async with gw.caller("operations") as ops:
+            view = await ops.ok(f"{PROCESS}/suppliers/SUP-0002/quality-status")
+            assert view["openCapas"] == []
+            assert view["openNonconformances"]
+            assert view["status"] != "APPROVED"
+            assert any("no CAPA" in reason for reason in view["reasons"])
+            assert any("no supplier quality status" in reason for reason in view["reasons"])
