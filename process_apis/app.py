@@ -11,6 +11,7 @@ from litestar import Litestar, Router
 from process_apis._api import SERVICES, SUBSCRIPTIONS
 from process_apis.audit.controllers import handlers as audit_routes
 from process_apis.clients.system import SystemClient
+from process_apis.console import console_handlers
 from process_apis.containment.wiring import build_containment
 from process_apis.diagnostics import controllers as diagnostics
 from process_apis.dispositions.controllers import handlers as dispositions
@@ -147,6 +148,7 @@ def create_app(
                 dependencies=SERVICES,
             ),
             *diagnostics.route_handlers,
+            *console_handlers(settings, issuer_transport=issuer_transport),
         ],
         issuer_transport=issuer_transport,
         readiness=[

@@ -70,6 +70,10 @@ OPERATIONS = Surface(
             "the age of the oldest pending event."
         ),
         "Webhooks": "Subscriptions that deliver qgate's events to other systems, signed.",
+        "Overview": (
+            "The figures an operator looks at first, in one answer: what waits for a system, "
+            "an event consumer or an operator."
+        ),
     },
     examples=operations_examples,
 )

@@ -20,6 +20,7 @@ from process_apis.operations.models import (
     Replay,
     StreamView,
 )
+from process_apis.operations.summary import summary_handlers
 from shared.auth import OPERATIONS_SCOPE
 from shared.errors import InvalidCursor
 from shared.params import DEFAULT_PAGE_SIZE, Cursor, Limit, enum_query
@@ -143,4 +144,5 @@ handlers: Final = [
     replay_dead_letter,
     replay_dead_letters,
     list_consumer_groups,
+    *summary_handlers,
 ]

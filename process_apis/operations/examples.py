@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from process_apis.containment.models import CaseStatus
+from process_apis.dispositions.models import DispositionStatus
 from process_apis.operations.models import (
     ConsumerGroups,
     ConsumerView,
@@ -16,6 +18,11 @@ from process_apis.operations.models import (
     GroupView,
     Replay,
     StreamView,
+)
+from process_apis.operations.summary import (
+    ContainmentFigure,
+    DispositionFigure,
+    OperationsSummary,
 )
 from process_apis.webhooks.models import (
     DeliveryPage,
@@ -101,5 +108,26 @@ def operations_examples() -> dict[str, Any]:
         "SubscriptionPage": SubscriptionPage(items=[subscription]),
         "WebhookDelivery": delivery,
         "DeliveryPage": DeliveryPage(items=[delivery]),
+        "OperationsSummary": OperationsSummary(
+            dispositions=[
+                DispositionFigure(
+                    status=DispositionStatus.PENDING_APPROVAL, count=0, oldest_age_seconds=0
+                ),
+                DispositionFigure(
+                    status=DispositionStatus.PENDING_ERP, count=2, oldest_age_seconds=312.5
+                ),
+                DispositionFigure(
+                    status=DispositionStatus.PENDING_QMS, count=0, oldest_age_seconds=0
+                ),
+            ],
+            streams=[StreamView(stream=QUALITY_STREAM, length=1250, dead_letters=1)],
+            groups=[group],
+            containments=[
+                ContainmentFigure(status=CaseStatus.CONTAINING, count=1),
+                ContainmentFigure(status=CaseStatus.ATTENTION, count=0),
+                ContainmentFigure(status=CaseStatus.CONTAINED, count=3),
+            ],
+            generated_at=_AT,
+        ),
     }
     return {name: msgspec.to_builtins(value) for name, value in structs.items()}
