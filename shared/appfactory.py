@@ -241,6 +241,15 @@ _DOCS_ASSETS: Final = (
 """Files of swagger-ui (the ``swagger-ui-bundle`` package) the docs page loads."""
 
 
+class _LocalSwagger(SwaggerRenderPlugin):
+    """Swagger UI from the layer's own files. Those (swagger-ui 4.15, the version packaged for
+    offline use) read OpenAPI 3.0 only: the page presents the document as 3.0.3, for display;
+    the served documents and contracts stay OpenAPI 3.1."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, {**openapi_schema, "openapi": "3.0.3"})
+
+
 def docs_path(layer: str) -> str:
     """Where the layer serves its docs UI (its OpenAPI document, for reading in a browser)."""
     return f"/{layer}/_openapi"
@@ -272,7 +281,7 @@ def _docs_assets(layer: str, components: Components) -> tuple[OpenAPIConfig, lis
         media = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return Response(body, media_type=media)
 
-    swagger = SwaggerRenderPlugin(
+    swagger = _LocalSwagger(
         js_url=f"{base}/swagger-ui-bundle.js",
         css_url=f"{base}/swagger-ui.css",
         standalone_preset_js_url=f"{base}/swagger-ui-standalone-preset.js",

@@ -11,7 +11,7 @@ import msgspec
 
 from shared.events import QUALITY_STREAM, EventSubscription
 from shared.settings import ObservabilitySettings, Settings
-from tests.integration._gateway import PROCESS, wait_for_status
+from tests.integration._gateway import PROCESS, assert_problem, wait_for_status
 from tests.integration.test_containment import (
     PO_1000,
     PO_2000,
@@ -38,7 +38,8 @@ CONTAINMENT_COUNT: Final = "qgate_containment_time_seconds_count"
 
 
 def with_policy(settings: Settings, **policy: float) -> Settings:
-    return msgspec.structs.replace(settings, observability=ObservabilitySettings(**policy))
+    observability = msgspec.structs.replace(ObservabilitySettings(), **policy)
+    return msgspec.structs.replace(settings, observability=observability)
 
 
 async def test_dead_letters_and_consumer_lag_are_read_from_the_bus() -> None:
@@ -111,3 +112,35 @@ async def test_a_contained_case_is_timed_by_plant_and_late_ones_breach_at_each_p
             for plant in ("1000", "2000"):
                 labels = {"layer": "process", "workflow": "containment", "plant": plant}
                 assert value(text, BREACHES, **labels) == 1
+
+
+async def test_the_operations_summary_gives_the_figures_to_operations_only() -> None:
+    audit = Audit()
+    audit.broken = True
+    subscription = EventSubscription(QUALITY_STREAM, "audit-export", lambda _: audit)
+    async with EventGateway(config()) as gw:
+        await gw.start_with(subscriptions=[subscription])
+        async with gw.caller("quality-engineer") as engineer, gw.caller("operations") as ops:
+            assert_problem(await engineer.get(f"{OPS}/summary"), 403, "insufficient-scope")
+            gw.faults.erp_down = True
+            body = {"lotId": "LOT-1000-0022", "decision": "BLOCK", "reason": "Crack found"}
+            waiting = await ops.post(f"{PROCESS}/lot-dispositions", body)
+            assert waiting.status_code == 202, waiting.text
+            summary = await ops.ok(f"{OPS}/summary")
+            pending = {f["status"]: f["count"] for f in summary["dispositions"]}
+            assert pending == {"PENDING_APPROVAL": 0, "PENDING_ERP": 1, "PENDING_QMS": 0}
+            assert {f["status"] for f in summary["containments"]} == {
+                "CONTAINING",
+                "ATTENTION",
+                "CONTAINED",
+            }
+            gw.faults.erp_down = False
+            await wait_for_status(ops, waiting.json()["dispositionId"], {"APPLIED"})
+            await settled(gw)
+
+            summary = await ops.ok(f"{OPS}/summary")
+            assert all(f["count"] == 0 for f in summary["dispositions"])
+            dead = {s["stream"]: s["deadLetters"] for s in summary["streams"]}
+            assert dead == {"quality": 1, "containment": 0}
+            [group] = [g for g in summary["groups"] if g["group"] == "audit-export"]
+            assert group["pending"] == 0

@@ -8,6 +8,11 @@
   const TOKEN_KEY = "qgate.console.token";
   const STREAMS = ["quality", "containment"];
   const PENDING = ["PENDING_APPROVAL", "PENDING_ERP", "PENDING_QMS"];
+  const WAITING_FOR = {
+    PENDING_APPROVAL: "Pending approval",
+    PENDING_ERP: "Pending ERP",
+    PENDING_QMS: "Pending QMS",
+  };
   const REFRESH_MS = 5000;
 
   let token = sessionStorage.getItem(TOKEN_KEY);
@@ -41,6 +46,10 @@
     if (s < 60) return s + " s";
     if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
+  function plural(count, noun) {
+    return count + " " + noun + (count === 1 ? "" : "s");
   }
 
   function when(iso) {
@@ -124,17 +133,16 @@
   function renderFigures(summary) {
     const cards = [];
     for (const figure of summary.dispositions) {
-      const name = figure.status.replace("PENDING_", "Pending ").replace("_", " ");
       const note = figure.count ? "oldest " + age(figure.oldestAgeSeconds) : "none waiting";
-      cards.push(card(name.charAt(0) + name.slice(1).toLowerCase(), figure.count, note,
+      cards.push(card(WAITING_FOR[figure.status] || figure.status, figure.count, note,
         figure.status !== "PENDING_APPROVAL" && figure.count > 0));
     }
     for (const stream of summary.streams) {
       cards.push(card("Dead letters: " + stream.stream, stream.deadLetters,
-        stream.length + " events on the stream", stream.deadLetters > 0));
+        plural(stream.length, "event") + " on the stream", stream.deadLetters > 0));
     }
     const lag = summary.groups.reduce((sum, g) => sum + (g.lag || 0) + g.pending, 0);
-    cards.push(card("Consumer lag", lag, summary.groups.length + " consumer groups", false));
+    cards.push(card("Consumer lag", lag, plural(summary.groups.length, "consumer group"), false));
     for (const figure of summary.containments) {
       const label = "Containment: " + figure.status.toLowerCase();
       cards.push(card(label, figure.count, "", figure.status === "ATTENTION" && figure.count > 0));
