@@ -332,7 +332,9 @@ async def test_issued_token_verifies_and_carries_tenancy(
     assert (partner.supplier_id, partner.plants) == ("SUP-0004", ())
     assert (plant.supplier_id, plant.plants) == (None, ("2000",))
     assert (service.supplier_id, service.plants) == (None, ())
-    assert service.scopes == frozenset({"quality.read", "quality.write", "qgate.delegate"})
+    assert service.scopes == frozenset(
+        {"quality.read", "quality.write", "quality.audit.read", "qgate.delegate"}
+    )
 
 
 def test_token_header_and_claims(issuer: DevIssuer) -> None:
