@@ -15,10 +15,13 @@ from process_apis.audit.controllers import AuditPage
 from process_apis.containment.models import (
     AffectedLot,
     CaseStatus,
+    ContainmentAction,
     ContainmentCase,
     ContainmentPage,
+    ContainmentResponseCreate,
     ContainmentStep,
     ContainmentSummary,
+    DocumentReference,
     LotAction,
     StepName,
     Trigger,
@@ -185,6 +188,19 @@ def quality_examples() -> dict[str, Any]:
         "Nonconformance": example_nonconformance(),
         "NonconformancePage": NonconformancePage(items=[example_nonconformance()]),
         "ContainmentCase": case,
+        "ContainmentResponseCreate": ContainmentResponseCreate(
+            actions=[
+                ContainmentAction(
+                    description="Sorted 2 400 pieces at our warehouse", lot_numbers=["MPC-7781"]
+                )
+            ],
+            d3_answer="All housings of the cast batch quarantined and X-rayed.",
+            documents=[
+                DocumentReference(
+                    title="8D report", reference="https://supplier.example/8d/2026-117.pdf"
+                )
+            ],
+        ),
         "ContainmentSummary": ContainmentSummary.of(case),
         "ContainmentPage": ContainmentPage(items=[ContainmentSummary.of(case)]),
         "ProcurementHold": hold,

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
-from litestar.params import JSONBody, ParameterKwarg
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, JSONBody, ParameterKwarg
 
 from experience_apis._api import (
     CONDITIONAL,
@@ -48,6 +49,17 @@ from shared.routes import (
 )
 
 __all__ = ["handlers"]
+
+# The service refuses an empty response (422): say so in the schema, so that a schema-valid
+# body is one the service accepts.
+_ONE_OF_THE_PARTS: Final = {
+    "anyOf": [
+        {"required": ["actions"], "properties": {"actions": {"minItems": 1}}},
+        {"required": ["d3Answer"], "properties": {"d3Answer": {"type": "string"}}},
+        {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+    ],
+    "description": "At least one of `actions`, `d3Answer`, `documents`.",
+}
 
 _TAG: Final = "Containment cases"
 CasePath = Annotated[
@@ -162,7 +174,10 @@ async def respond_to_my_containment_case(
     process: Process,
     tenancy: Scope,
     containment_id: CasePath,
-    data: JSONBody[CaseResponse],
+    data: Annotated[
+        CaseResponse,
+        Body(media_type=RequestEncodingType.JSON, schema_extra=_ONE_OF_THE_PARTS),
+    ],
     idempotency_key: IdempotencyKey,
 ) -> Response[Case]:
     await _case_of_mine(request, process, tenancy, containment_id)

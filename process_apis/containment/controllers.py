@@ -12,7 +12,8 @@ import re
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
-from litestar.params import JSONBody, ParameterKwarg
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, JSONBody, ParameterKwarg
 
 from process_apis._api import LOCATION, Containments
 from process_apis.containment.models import (
@@ -43,6 +44,17 @@ from shared.routes import (
 )
 
 __all__ = ["TAG", "handlers"]
+
+# The service refuses an empty response (422): say so in the schema, so that a schema-valid
+# body is one the service accepts.
+_ONE_OF_THE_PARTS: Final = {
+    "anyOf": [
+        {"required": ["actions"], "properties": {"actions": {"minItems": 1}}},
+        {"required": ["d3Answer"], "properties": {"d3Answer": {"type": "string"}}},
+        {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+    ],
+    "description": "At least one of `actions`, `d3Answer`, `documents`.",
+}
 
 TAG: Final = "Supplier containment"
 ContainmentPath = Annotated[
@@ -200,7 +212,10 @@ async def respond_to_containment(
     request: Request[Any, Any, Any],
     containments: Containments,
     containment_id: ContainmentPath,
-    data: JSONBody[ContainmentResponseCreate],
+    data: Annotated[
+        ContainmentResponseCreate,
+        Body(media_type=RequestEncodingType.JSON, schema_extra=_ONE_OF_THE_PARTS),
+    ],
     idempotency_key: IdempotencyKey,
 ) -> Response[ContainmentCase]:
     principal = verified_principal(request)

@@ -185,13 +185,19 @@ class _Linter:
                 if schema.get("additionalProperties") is not False:
                     self.add("request-body-open", f"{media} {where or '(body)'} is not closed")
 
-    def _objects(self, node: Any, where: str, seen: set[str]) -> Iterator[tuple[str, Any]]:
+    def _objects(
+        self, node: Any, where: str, seen: set[str], *, alternative: bool = False
+    ) -> Iterator[tuple[str, Any]]:
         if isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
             if node["$ref"] in seen:
                 return
             seen = {*seen, node["$ref"]}
         node = self.c.resolve(node)
         if not isinstance(node, Mapping):
+            return
+        if alternative and "type" not in node and "$ref" not in node:
+            # A typeless alternative only constrains the object it belongs to (e.g. anyOf:
+            # "at least one of these properties"); it describes no object of its own.
             return
         if node.get("type") == "object" or "properties" in node:
             yield where, node
@@ -202,7 +208,7 @@ class _Linter:
                 yield from self._objects(node[key], f"{where}[]", seen)
         for key in ("oneOf", "anyOf", "allOf"):
             for child in node.get(key) or []:
-                yield from self._objects(child, where, seen)
+                yield from self._objects(child, where, seen, alternative=True)
 
     def _examples(self, operation: Mapping[str, Any]) -> None:
         body = self.c.resolve(operation.get("requestBody"))
@@ -243,6 +249,8 @@ class _Linter:
             alt
             for alt in flat.get("oneOf") or flat.get("anyOf") or []
             if self.c.resolve(alt) != {"type": "null"}
+            # A typeless alternative of an object only constrains it (see ``_objects``).
+            and not (isinstance(alt, Mapping) and "type" not in alt and "$ref" not in alt)
         ]
         if alternatives:
             return any(self._schema_exemplified(alt, seen) for alt in alternatives)

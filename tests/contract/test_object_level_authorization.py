@@ -67,7 +67,7 @@ def test_no_tenant_reads_another_tenants_record(surface: str, tmp_path: Path) ->
             "SCHEMATHESIS_HOOKS": "tests.contract.st_hooks",
             "PYTHONPATH": str(PROJECT_ROOT),
         }
-        run = subprocess.run(  # noqa: S603 - our own venv's schemathesis, fixed arguments
+        run = subprocess.run(
             [
                 str(SCHEMATHESIS),
                 "run",

@@ -83,9 +83,7 @@ SURFACES: Final = (
         ("readonly-auditor", "supplier-portal-sup-0001"),
         "operations",
     ),
-    Surface(
-        "operations", "process_apis/operations.v1.yaml", ("quality-engineer",), "operations"
-    ),
+    Surface("operations", "process_apis/operations.v1.yaml", ("quality-engineer",), "operations"),
     Surface(
         "partner", "experience_apis/partner.v1.yaml", ("plant-app",), "supplier-portal-sup-0001"
     ),

@@ -286,3 +286,17 @@ def test_a_file_without_a_version_in_its_name_is_not_version_checked() -> None:
     document = _good()
     document["info"]["version"] = "7.0.0"
     assert _lint(document, "erp.yaml") == []
+
+
+def test_a_typeless_alternative_constrains_the_body_and_is_no_open_object() -> None:
+    # "At least one of these properties" as anyOf: the alternatives describe no object.
+    document = _good()
+    _schemas(document)["LotCreate"]["anyOf"] = [
+        {"required": ["lotId"], "properties": {"lotId": {"minLength": 1}}},
+    ]
+    assert _lint(document) == []
+    # An alternative that is an object of its own must still be closed.
+    _schemas(document)["LotCreate"]["anyOf"] = [
+        {"type": "object", "properties": {"lotId": {"type": "string"}}},
+    ]
+    assert "request-body-open" in {rule for rule, _ in _lint(document)}
