@@ -50,7 +50,7 @@ __all__ = ["TAG", "handlers"]
 _ONE_OF_THE_PARTS: Final = {
     "anyOf": [
         {"required": ["actions"], "properties": {"actions": {"minItems": 1}}},
-        {"required": ["d3Answer"], "properties": {"d3Answer": {"type": "string"}}},
+        {"required": ["d3Answer"], "properties": {"d3Answer": {"type": "string", "minLength": 1}}},
         {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
     ],
     "description": "At least one of `actions`, `d3Answer`, `documents`.",
