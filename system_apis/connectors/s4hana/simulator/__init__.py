@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from shared.settings import S4HanaSettings
 from system_apis.connectors.s4hana.simulator._app import Exchange, Faults, S4HanaSimulator
+from system_apis.connectors.s4hana.simulator._inspection import plan_of
 from system_apis.connectors.s4hana.simulator._seed import seed_demo
-from system_apis.connectors.s4hana.simulator._state import KEYS, SERVICES, SapError, State
+from system_apis.connectors.s4hana.simulator._state import KEYS, SERVICES, Plan, SapError, State
 
 __all__ = [
     "KEYS",
     "SERVICES",
     "Exchange",
     "Faults",
+    "Plan",
     "S4HanaSimulator",
     "SapError",
     "State",
     "build_simulator",
+    "plan_of",
 ]
 
 

@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from system_apis.connectors.s4hana.simulator._inspection import (
+    RESULT_UPDATABLE,
+    change_inspection_result,
+    create_api_inspection_lot,
+    record_inspection_result,
+)
 from system_apis.connectors.s4hana.simulator._postings import (
     post_material_document,
     post_ud_stock,
@@ -51,6 +57,7 @@ _UPDATABLE: Final = {
     },
     "A_SupplierPurchasingOrg": {"PurchasingIsBlockedForSupplier"},
     "QualityInProcurement": {"ProcurementBlock", "BlockReason"},
+    "A_InspectionResult": set(RESULT_UPDATABLE),
 }
 
 
@@ -415,6 +422,10 @@ class S4HanaSimulator:
             return record_usage_decision(self.state, values, self.user)
         if entity_set == "A_InspLotMatlDocItem":
             return post_ud_stock(self.state, values, self.user)
+        if entity_set == "A_InspectionLot":
+            return create_api_inspection_lot(self.state, values, self.user)
+        if entity_set == "A_InspectionResult":
+            return record_inspection_result(self.state, values, self.user)
         raise SapError(
             405,
             "/IWBEP/CM_MGW_RT/021",
@@ -452,7 +463,12 @@ class S4HanaSimulator:
                 raise SapError(
                     400, "/IWBEP/CM_MGW_RT/004", f"Property '{name}' is invalid or not updatable"
                 )
-        entity.update({name: value for name, value in values.items() if name in allowed})
+        changes = {name: value for name, value in values.items() if name in allowed}
+        if entity_set == "A_InspectionResult":
+            # valuated again, and refused once the lot has its usage decision
+            change_inspection_result(self.state, entity, changes, self.user)
+            return
+        entity.update(changes)
         self.state.touch(entity)
 
 

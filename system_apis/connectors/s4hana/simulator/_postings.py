@@ -7,9 +7,16 @@ and number, text) before anything changes: a document posts whole or not at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
+from system_apis.connectors.s4hana.simulator._inspection import (
+    lot_defaults,
+    mark_inspection_completed,
+    open_inspection_lot,
+    plan_of,
+)
+from system_apis.connectors.s4hana.simulator._query import edm_decimal
 from system_apis.connectors.s4hana.simulator._state import SapError, State
 
 __all__ = [
@@ -51,19 +58,6 @@ _STOCK_NAMES: Final = {
     "08": "Restricted-use",
 }
 _ZERO: Final = Decimal("0.000")
-
-
-def _decimal(value: object, field: str) -> Decimal:
-    if not isinstance(value, str):
-        raise SapError(
-            400, "/IWBEP/CM_MGW_RT/001", f"Property '{field}' must be an Edm.Decimal string"
-        )
-    try:
-        return Decimal(value).quantize(Decimal("0.001"))
-    except InvalidOperation:
-        raise SapError(
-            400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{value}' for '{field}'"
-        ) from None
 
 
 def _stock_key(
@@ -162,7 +156,7 @@ def _receipt(state: State, item: Entity) -> Entity:
             f"Supplier {supplier['Supplier']} is blocked for goods receipts "
             f"(procurement block {supplier['SupplierProcurementBlock']})",
         )
-    quantity = _decimal(item.get("QuantityInEntryUnit"), "QuantityInEntryUnit")
+    quantity = edm_decimal(item.get("QuantityInEntryUnit"), "QuantityInEntryUnit")
     received = sum(
         (
             Decimal(row["QuantityInEntryUnit"]) * (-1 if row["GoodsMovementType"] == "102" else 1)
@@ -224,7 +218,7 @@ def post_material_document(
         else:
             item = dict(raw)
             item["QuantityInEntryUnit"] = str(
-                _decimal(raw.get("QuantityInEntryUnit"), "QuantityInEntryUnit")
+                edm_decimal(raw.get("QuantityInEntryUnit"), "QuantityInEntryUnit")
             )
         material, plant = str(item.get("Material") or ""), str(item.get("Plant") or "")
         units[material] = _base_unit(state, material)
@@ -295,33 +289,24 @@ def _book(state: State, header: Entity, items: list[Entity], user: str) -> Entit
 
 
 def create_inspection_lot(state: State, receipt: Entity, user: str) -> Entity:
-    """Origin 01 (goods receipt): SAP creates it itself when the receipt goes to QI stock."""
-    now = state.clock()
+    """Origin 01 (goods receipt): SAP creates it itself when the receipt goes to QI stock, with
+    the characteristics of the material's inspection plan at the plant."""
     number = f"{state.next_number('insplot', 10000000001):012d}"
     quantity = str(receipt["QuantityInEntryUnit"])
     order = state.get("A_PurchaseOrder", (str(receipt.get("PurchaseOrder") or ""),)) or {}
-    return state.put(
-        "A_InspectionLot",
+    lot = lot_defaults(state, number, user)
+    lot.update(
         {
-            "InspectionLot": number,
             "Material": receipt["Material"],
             "Batch": receipt["Batch"],
             "Plant": receipt["Plant"],
             "InspectionLotOrigin": "01",
             "InspectionLotType": "01",
-            "InspectionLotText": "",
             "InspectionLotQuantity": quantity,
             "InspectionLotActualQuantity": quantity,
             "InspectionLotQuantityUnit": receipt["EntryUnit"],
             "InspLotQtyToBePosted": quantity,
-            "InspLotQtyToFree": "0.000",
-            "InspLotQtyToBlocked": "0.000",
-            "InspLotQtyToScrap": "0.000",
-            "InspLotQtyReturnedToSupplier": "0.000",
-            "InspLotQtyToSpecialStock": "0.000",
             "InspectionLotHasQuantity": True,
-            "InspectionLotHasUsageDecision": False,
-            "InspLotIsStockPostingCompleted": False,
             "Supplier": order.get("Supplier", receipt.get("Supplier", "")),
             "PurchasingDocument": receipt.get("PurchaseOrder") or "",
             "PurchasingDocumentItem": receipt.get("PurchaseOrderItem") or "",
@@ -331,11 +316,10 @@ def create_inspection_lot(state: State, receipt: Entity, user: str) -> Entity:
             "GoodsMovementType": "101",
             "InspectionLotStorageLocation": receipt["StorageLocation"],
             "BatchStorageLocation": receipt["StorageLocation"],
-            "InspectionLotCreatedBy": user,
-            "InspectionLotCreatedOn": now,
-            "InspLotCreatedOnLocalDate": now,
-            "ChangedDateTime": now,
-        },
+        }
+    )
+    return open_inspection_lot(
+        state, lot, plan_of(state, str(receipt["Material"]), str(receipt["Plant"]))
     )
 
 
@@ -366,6 +350,7 @@ def record_usage_decision(state: State, body: Entity, user: str) -> Entity:
     }
     lot["InspectionLotHasUsageDecision"] = True
     state.touch(lot)
+    mark_inspection_completed(state, lot["InspectionLot"])
     return state.put("A_InspLotUsageDecision", decision)
 
 
@@ -376,7 +361,7 @@ def post_ud_stock(state: State, body: Entity, user: str) -> Entity:
         raise SapError(
             400, "QA/102", f"Inspection lot {lot['InspectionLot']} has no usage decision yet"
         )
-    quantity = _decimal(body.get("InspLotQtyPosted"), "InspLotQtyPosted")
+    quantity = edm_decimal(body.get("InspLotQtyPosted"), "InspLotQtyPosted")
     remaining = Decimal(lot["InspLotQtyToBePosted"])
     if quantity <= 0 or quantity > remaining:
         raise SapError(

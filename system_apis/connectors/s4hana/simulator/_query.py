@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from system_apis.connectors.s4hana._odata import odata_date, parse_odata_date
 from system_apis.connectors.s4hana.simulator._state import SapError
 
-__all__ = ["compile_filter", "from_wire", "to_wire"]
+__all__ = ["compile_filter", "edm_decimal", "from_wire", "to_wire"]
 
 Entity = dict[str, Any]
 Predicate = Callable[[Entity], bool]
@@ -142,3 +142,19 @@ def from_wire(body: Entity) -> Entity:
         else:
             out[name] = value
     return out
+
+
+def edm_decimal(value: object, field: str) -> Decimal:
+    """An ``Edm.Decimal`` request value at three places: SAP Gateway reads decimals only from
+    JSON strings (a JSON number is refused, as it could have lost precision)."""
+    if not isinstance(value, str):
+        raise SapError(
+            400, "/IWBEP/CM_MGW_RT/001", f"Property '{field}' must be an Edm.Decimal string"
+        )
+    try:
+        number = Decimal(value).quantize(Decimal("0.001"))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise SapError(400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{value}' for '{field}'")
+    return number

@@ -1,18 +1,31 @@
 """The simulator's demo data: the reference demo's plants, products, suppliers, purchase orders
 and lots, booked the way S/4HANA would have booked them (goods receipts, inspection lots, usage
 decisions, transfer postings, goods issues), so the connector reads the same lots back
-(``LOT-1000-0022`` is batch ``0022`` at plant 1000)."""
+(``LOT-1000-0022`` is batch ``0022`` at plant 1000).
+
+The demo's specifications become inspection plans (one change state per version), and its
+inspections the inspection lots' results: a goods-receipt inspection is the receipt's lot of
+origin 01 with the inspection's results recorded before its usage decision; any other (the
+cancelled stock check) an origin-89 lot made through the API for the batch."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from shared.models import LotDisposition, StockCategory
+from shared.models import (
+    CharacteristicValuation,
+    InspectionOrigin,
+    InspectionStatus,
+    LotDisposition,
+    StockCategory,
+)
 from shared.models.erp import GoodsReceipt, Lot, PurchaseOrder, Supplier
 from shared.models.lifecycle import DEFAULT_CATEGORY
+from shared.models.qms import Inspection, Specification
 from shared.settings import S4HanaSettings
 from system_apis.connectors.reference import ISSUABLE, build_demo
 from system_apis.connectors.s4hana._mapping import PlantCodes, parse_lot_id, parse_po_id
@@ -25,6 +38,12 @@ from system_apis.connectors.s4hana._postings import (
     ud_stock_posting,
     usage_decision,
 )
+from system_apis.connectors.s4hana.simulator._inspection import (
+    cancel_inspection_lot,
+    create_api_inspection_lot,
+    plan_characteristic,
+    record_inspection_result,
+)
 from system_apis.connectors.s4hana.simulator._postings import (
     active_inspection_lot,
     post_material_document,
@@ -32,12 +51,15 @@ from system_apis.connectors.s4hana.simulator._postings import (
     record_usage_decision,
 )
 from system_apis.connectors.s4hana.simulator._query import from_wire
-from system_apis.connectors.s4hana.simulator._state import State
+from system_apis.connectors.s4hana.simulator._state import Plan, State
 
 __all__ = ["block_code", "demo_block_notes", "seed_demo"]
 
 _QM_SYSTEMS = {"IATF 16949": "IATF", "ISO 9001": "ISO9"}
 _USER = "DEMO_SEED"
+_UNITS = {"degC": "°C", "MOhm": "MΩ", "0.1mm": "dmm"}
+"""SAP units of measure have at most three characters: the demo's longer ones as the
+simulator's unit customizing names them (the others are kept as the demo writes them)."""
 
 
 @contextmanager
@@ -52,7 +74,7 @@ def _at(state: State, moment: datetime) -> Iterator[None]:
 
 def seed_demo(state: State, settings: S4HanaSettings) -> State:
     """Fill ``state`` with the demo (deterministic: the same state on every call)."""
-    erp, _ = build_demo()
+    erp, qms = build_demo()
     for plant in erp.plants:
         state.put(
             "A_Plant",
@@ -101,6 +123,7 @@ def seed_demo(state: State, settings: S4HanaSettings) -> State:
                     "InspLotDocumentationIsRequired": False,
                 },
             )
+    _plans(state, qms.specifications)
     for supplier in erp.suppliers:
         _supplier(state, settings, supplier)
     for order in erp.purchase_orders:
@@ -140,13 +163,118 @@ def seed_demo(state: State, settings: S4HanaSettings) -> State:
                 },
             )
     lots = {lot.lot_id: lot for lot in erp.lots}
+    on_receipt = {
+        i.lot_id: i for i in qms.inspections if i.origin is InspectionOrigin.GOODS_RECEIPT
+    }
+    others = sorted(
+        (i for i in qms.inspections if i.origin is not InspectionOrigin.GOODS_RECEIPT),
+        key=lambda i: i.created_at,
+    )
     for receipt in erp.goods_receipts:
-        _book_lot(state, settings, receipt, lots[receipt.lot_id])
+        while others and others[0].created_at < receipt.received_at:
+            _other_inspection(state, others.pop(0))  # lot numbers grow with time, as in SAP
+        _book_lot(state, settings, receipt, lots[receipt.lot_id], on_receipt.get(receipt.lot_id))
+    for other in others:
+        _other_inspection(state, other)
     for supplier in erp.suppliers:
         _block(state, supplier)
         if supplier.quality_status.value in ("PROBATION", "BLOCKED", "DISQUALIFIED"):
             _quality_info_records(state, supplier, erp.purchase_orders)
     return state
+
+
+def _plans(state: State, specifications: list[Specification]) -> None:
+    """An inspection plan per material at every plant where it exists: task list group
+    ``5000000n`` per material (in catalog order), a change state per version of the material's
+    specification (the change state id is the version), the current one the highest."""
+    materials = list(dict.fromkeys(spec.item_id for spec in specifications))
+    for number, material in enumerate(materials, start=1):
+        versions = sorted(
+            (spec for spec in specifications if spec.item_id == material),
+            key=lambda spec: spec.spec_version,
+        )
+        for row in state.where("A_ProductPlant", Product=material):
+            plant = str(row["Plant"])
+            states = [_plan(f"{50000000 + number:08d}", spec, plant) for spec in versions]
+            state.plans[(material, plant)] = replace(states[-1], earlier=tuple(states[:-1]))
+
+
+def _plan(group: str, spec: Specification, plant: str) -> Plan:
+    return Plan(
+        BillOfOperationsGroup=group,
+        BillOfOperationsChangeStateID=str(spec.spec_version),
+        valid_from=spec.valid_from,
+        characteristics=tuple(
+            plan_characteristic(
+                index,
+                master=char.characteristic_id,
+                plant=plant,
+                text=char.name,
+                quantitative=char.quantitative,
+                lower=char.lower_limit,
+                upper=char.upper_limit,
+                target=char.target,
+                unit=_UNITS.get(char.uom or "", char.uom or ""),
+                critical=char.critical,
+            )
+            for index, char in enumerate(spec.characteristics)
+        ),
+    )
+
+
+def _record_results(state: State, number: str, inspection: Inspection) -> None:
+    """The inspection's recorded results, posted as a client posts them: the measured value of
+    a quantitative characteristic (SAP valuates it), the valuation of a qualitative one."""
+    chars = {
+        str(c["InspectionSpecification"]): c
+        for c in state.where("A_InspectionCharacteristic", InspectionLot=number)
+    }
+    for result in inspection.results:
+        if result.valuation is CharacteristicValuation.NOT_EVALUATED:
+            continue
+        char = chars.get(result.characteristic_id)
+        if char is None:
+            raise ValueError(
+                f"{inspection.inspection_id}: characteristic {result.characteristic_id} is not "
+                f"in the plan of inspection lot {number}"
+            )
+        body = {
+            "InspectionLot": number,
+            "InspPlanOperationInternalID": char["InspPlanOperationInternalID"],
+            "InspectionCharacteristic": char["InspectionCharacteristic"],
+            "InspectionResultText": (result.note or "")[:40],
+        }
+        if result.measured_value is not None:
+            body["InspResultFrmtdMeanValue"] = str(result.measured_value)
+        else:
+            accepted = result.valuation is CharacteristicValuation.ACCEPT
+            body["InspectionValuationResult"] = "A" if accepted else "R"
+        record_inspection_result(state, body, _USER)
+
+
+def _other_inspection(state: State, inspection: Inspection) -> None:
+    """An inspection not made by a goods receipt (the demo's stock check): an origin-89 lot
+    for the batch, its results, cancelled an hour later when the QMS cancelled it."""
+    if inspection.status is InspectionStatus.DECIDED:
+        raise ValueError(f"{inspection.inspection_id}: no usage decision codes for origin 89")
+    key = parse_lot_id(inspection.lot_id)
+    with _at(state, inspection.created_at):
+        lot = create_api_inspection_lot(
+            state,
+            {
+                "Material": inspection.item_id,
+                "Plant": key.plant,
+                "Batch": key.batch,
+                "Supplier": inspection.supplier_id or "",
+                "InspectionLotQuantity": decimal_text(inspection.quantity),
+                "InspectionLotText": "Stock re-inspection",
+            },
+            _USER,
+        )
+        _record_results(state, lot["InspectionLot"], inspection)
+    if inspection.status is InspectionStatus.CANCELLED:
+        with _at(state, inspection.created_at + timedelta(hours=1)):
+            cancel_inspection_lot(state, lot["InspectionLot"])
 
 
 def _supplier(state: State, settings: S4HanaSettings, supplier: Supplier) -> None:
@@ -250,7 +378,15 @@ def demo_block_notes() -> dict[str, BlockNote]:
     }
 
 
-def _book_lot(state: State, settings: S4HanaSettings, receipt: GoodsReceipt, lot: Lot) -> None:
+def _book_lot(
+    state: State,
+    settings: S4HanaSettings,
+    receipt: GoodsReceipt,
+    lot: Lot,
+    recorded: Inspection | None,
+) -> None:
+    """``recorded``: the QMS's inspection of the receipt, whose results go on the receipt's
+    inspection lot before its usage decision (SAP refuses results after one)."""
     key = parse_lot_id(lot.lot_id)
     codes = PlantCodes.of(settings, key.plant)
     po = parse_po_id(receipt.po_id)
@@ -298,6 +434,14 @@ def _book_lot(state: State, settings: S4HanaSettings, receipt: GoodsReceipt, lot
     decided = lot.disposition
     if decided in (LotDisposition.SCRAPPED, LotDisposition.RETURNED_TO_SUPPLIER):
         decided = LotDisposition.REJECTED
+    if recorded is not None:
+        if inspection is None:
+            raise ValueError(f"{recorded.inspection_id}: {lot.lot_id} has no inspection lot")
+        results_at = recorded.created_at + timedelta(hours=1)
+        if lot.disposition is not LotDisposition.QUARANTINE:  # decided at changed_at
+            results_at = min(results_at, changed_at)
+        with _at(state, results_at):
+            _record_results(state, inspection["InspectionLot"], recorded)
     with _at(state, changed_at):
         if inspection is not None and lot.disposition is not LotDisposition.QUARANTINE:
             _decide(

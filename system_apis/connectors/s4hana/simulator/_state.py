@@ -17,6 +17,7 @@ __all__ = [
     "NAVIGATIONS",
     "SERVICES",
     "Navigation",
+    "Plan",
     "SapError",
     "State",
 ]
@@ -40,7 +41,14 @@ SERVICES: Final[dict[str, tuple[str, ...]]] = {
     "API_PURCHASEORDER_PROCESS_SRV": ("A_PurchaseOrder", "A_PurchaseOrderItem"),
     "API_MATERIAL_DOCUMENT_SRV": ("A_MaterialDocumentHeader", "A_MaterialDocumentItem"),
     "API_MATERIAL_STOCK_SRV": ("A_MaterialStock", "A_MatlStkInAcctMod"),
-    "API_INSPECTIONLOT_SRV": ("A_InspectionLot", "A_InspLotUsageDecision", "A_InspLotMatlDocItem"),
+    "API_INSPECTIONLOT_SRV": (
+        "A_InspectionLot",
+        "A_InspectionLotWithStatus",
+        "A_InspectionCharacteristic",
+        "A_InspectionResult",
+        "A_InspLotUsageDecision",
+        "A_InspLotMatlDocItem",
+    ),
     "API_QUALITYINFORECORD_SRV": ("QualityInProcurement",),
 }
 """Service -> the entity sets this simulator serves of it (a subset of SAP's)."""
@@ -74,6 +82,17 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
         "InventoryStockType",
     ),
     "A_InspectionLot": ("InspectionLot",),
+    "A_InspectionLotWithStatus": ("InspectionLot",),
+    "A_InspectionCharacteristic": (
+        "InspectionLot",
+        "InspPlanOperationInternalID",
+        "InspectionCharacteristic",
+    ),
+    "A_InspectionResult": (
+        "InspectionLot",
+        "InspPlanOperationInternalID",
+        "InspectionCharacteristic",
+    ),
     "A_InspLotUsageDecision": ("InspectionLot",),
     "A_InspLotMatlDocItem": ("InspectionLot", "InspLotMatlDocItem"),
     "QualityInProcurement": ("Material", "QltyInProcmtIntID"),
@@ -124,7 +143,47 @@ NAVIGATIONS: Final[dict[tuple[str, str], Navigation]] = {
     ("A_MaterialStock", "to_MatlStkInAcctMod"): Navigation(
         "A_MatlStkInAcctMod", (("Material", "Material"),), many=True
     ),
+    ("A_InspectionLot", "to_InspectionLotWithStatus"): Navigation(
+        "A_InspectionLotWithStatus", (("InspectionLot", "InspectionLot"),), many=False
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An inspection plan (task list type Q) of a material at a plant, at one change state.
+
+    Simulator-internal: SAP's inspection-plan API is not among the definitions qgate is checked
+    against, so plans are not served; they only give inspection lots their characteristics.
+    Attributes named like SAP's properties are copied onto the lots made from the plan."""
+
+    BillOfOperationsGroup: str
+    BillOfOperationsChangeStateID: str
+    characteristics: tuple[Entity, ...]
+    """``A_InspectionCharacteristic`` templates (no ``InspectionLot`` yet), in plan order."""
+    valid_from: datetime
+    BillOfOperationsType: str = "Q"
+    BillOfOperationsVariant: str = "1"
+    BillOfOperationsUsage: str = "5"
+    earlier: tuple[Plan, ...] = ()
+    """Earlier change states, oldest first: a lot gets the one valid when it is created, as
+    SAP copies the task list valid on the lot's key date."""
+
+    def at(self, moment: datetime) -> Plan:
+        """The change state valid at ``moment`` (the oldest one if none was valid yet)."""
+        states = (*self.earlier, self)
+        valid = [state for state in states if state.valid_from <= moment]
+        return valid[-1] if valid else states[0]
+
+    def header(self) -> dict[str, str]:
+        """The task-list fields an inspection lot of this plan carries."""
+        return {
+            "BillOfOperationsType": self.BillOfOperationsType,
+            "BillOfOperationsGroup": self.BillOfOperationsGroup,
+            "BillOfOperationsVariant": self.BillOfOperationsVariant,
+            "BillOfOperationsUsage": self.BillOfOperationsUsage,
+            "BillOfOperationsChangeStateID": self.BillOfOperationsChangeStateID,
+        }
 
 
 class SapError(Exception):
@@ -146,6 +205,8 @@ class State:
     )
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     numbers: dict[str, int] = field(default_factory=dict)
+    plans: dict[tuple[str, str], Plan] = field(default_factory=dict)
+    """(Material, Plant) -> its inspection plan (not served, see :class:`Plan`)."""
 
     def key_of(self, entity_set: str, entity: Entity) -> tuple[str, ...]:
         return tuple(str(entity.get(name, "")) for name in KEYS[entity_set])
