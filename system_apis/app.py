@@ -10,7 +10,7 @@ from shared.idempotency import IdempotencyStore
 from shared.observability import LayerMetrics
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
-from system_apis.connectors import build_erp_connector, build_qms_connector
+from system_apis.connectors import build_connectors
 from system_apis.connectors._instrumented import instrument_erp, instrument_qms
 from system_apis.connectors.base import ErpConnector, QmsConnector
 from system_apis.erp import controllers as erp
@@ -37,12 +37,9 @@ def create_app(
     settings = settings or load_settings()
     # Every connector call is measured, traced and behind a circuit breaker per backend.
     metrics = LayerMetrics("system")
-    erp_connector = instrument_erp(
-        erp_connector or build_erp_connector(settings), metrics, settings.circuit
-    )
-    qms_connector = instrument_qms(
-        qms_connector or build_qms_connector(settings), metrics, settings.circuit
-    )
+    erp_built, qms_built = build_connectors(settings, erp=erp_connector, qms=qms_connector)
+    erp_connector = instrument_erp(erp_built, metrics, settings.circuit)
+    qms_connector = instrument_qms(qms_built, metrics, settings.circuit)
     return build_layer_app(
         layer="system",
         settings=settings,

@@ -79,10 +79,18 @@ class SupplierQualityService:
         now = self._clock()
         since = now - timedelta(days=days)
 
-        async def collect_ncs() -> list[Nonconformance]:
-            return [nc async for nc in self.system.nonconformances(chain, supplierId=supplier_id)]
-
         gaps: list[str] = []
+
+        async def collect_ncs() -> list[Nonconformance]:
+            try:
+                return [
+                    nc async for nc in self.system.nonconformances(chain, supplierId=supplier_id)
+                ]
+            except CapabilityUnsupported:
+                gaps.append(
+                    "The QMS keeps no nonconformances (not supported by the connected QMS)."
+                )
+                return []
 
         async def collect_capas() -> list[Capa]:
             try:

@@ -69,6 +69,11 @@ class QmsKind(enum.StrEnum):
     """Which QMS connector the system layer uses (``QGATE_QMS``)."""
 
     REFERENCE = "reference"
+    S4HANA = "s4hana"
+    """SAP QM in S/4HANA: inspection lots, results and usage decisions over
+    API_INSPECTIONLOT_SRV (``QGATE_S4HANA_*``; the same system as an S/4HANA ERP)."""
+    S4HANA_SIM = "s4hana-sim"
+    """The bundled S/4HANA simulator's QM (shared with ``QGATE_ERP=s4hana-sim``)."""
     TRYTON = "tryton"
     """Tryton's quality module (``QGATE_TRYTON_*``; the same server as a Tryton ERP)."""
 
@@ -323,6 +328,9 @@ class S4HanaPlant(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         }
     )
     """Canonical stock category -> usage decision stock posting (``UsageDecisionStockType``)."""
+    critical_weightings: list[str] = msgspec.field(default_factory=lambda: ["01"])
+    """Characteristic weightings (``InspSpecImportanceCode``) that make a characteristic
+    critical: rejecting one fails the inspection, any other gives a conditional pass."""
 
 
 def _demo_plants() -> dict[str, S4HanaPlant]:
@@ -453,8 +461,9 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The ERP behind the system layer: ``reference`` (bundled, seeded with demo data),
     ``s4hana`` (SAP S/4HANA), ``s4hana-sim`` (the bundled S/4HANA simulator) or ``tryton``."""
     qms: QmsKind = QmsKind.REFERENCE
-    """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data) or
-    ``tryton`` (Tryton's quality module)."""
+    """The QMS behind the system layer: ``reference`` (bundled, seeded with demo data),
+    ``s4hana`` (SAP QM), ``s4hana-sim`` (the simulator's QM) or ``tryton`` (Tryton's quality
+    module)."""
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     dev_issuer: DevIssuerSettings = msgspec.field(default_factory=DevIssuerSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)

@@ -78,12 +78,17 @@ def _tier_problems(settings: Settings) -> list[str]:
 
 def _s4hana_problems(settings: Settings) -> list[str]:
     """Production refusals of the S/4HANA connector's settings."""
-    if settings.erp is ErpKind.S4HANA_SIM:
-        return ["QGATE_ERP=s4hana-sim is the development simulator: use s4hana in production"]
-    if settings.erp is not ErpKind.S4HANA:
-        return []
+    problems = [
+        f"QGATE_{name}=s4hana-sim is the development simulator: use s4hana in production"
+        for name, simulated in (
+            ("ERP", settings.erp is ErpKind.S4HANA_SIM),
+            ("QMS", settings.qms is QmsKind.S4HANA_SIM),
+        )
+        if simulated
+    ]
+    if problems or (settings.erp is not ErpKind.S4HANA and settings.qms is not QmsKind.S4HANA):
+        return problems
     s4 = settings.s4hana
-    problems = []
     if s4.auth is S4HanaAuth.BASIC and s4.password == S4HANA_DEFAULT_PASSWORD:
         problems.append(
             "QGATE_S4HANA_PASSWORD is the default development password: set the communication "

@@ -1,8 +1,9 @@
 """Fidelity of the S/4HANA connector and simulator to SAP's published API definitions.
 
-A workload of every kind of call the connector makes (reads of every entity kind, goods
+A workload of every kind of call the connectors make (ERP: reads of every entity kind, goods
 receipts, transfer postings, usage decisions with their stock postings, goods issues, purchasing
-blocks, and calls SAP refuses) runs against the simulator; then every recorded exchange is
+blocks; QM: inspection lots read and created, results recorded and corrected, a usage decision;
+and calls SAP refuses) runs against the simulator; then every recorded exchange is
 checked against ``tests/fixtures/sap`` (see its PROVENANCE.md):
 
 - services with an OpenAPI file (API_INSPECTIONLOT_SRV, API_MATERIAL_DOCUMENT_SRV,
@@ -51,24 +52,41 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from shared.errors import BackendRejected, NotFound
-from shared.models import BlockedFunction, LotDisposition, StockCategory
+from shared.models import (
+    BlockedFunction,
+    DispositionCode,
+    InspectionOrigin,
+    LotDisposition,
+    StockCategory,
+)
 from shared.models.commands import (
     GoodsIssueCreate,
     GoodsReceiptCreate,
+    InspectionCreate,
     LotDispositionChange,
+    Measurement,
     PurchasingBlockChange,
+    ResultsRecord,
     TargetQuantityInput,
+    UsageDecisionCreate,
 )
+from shared.models.qms import Inspection
 from shared.settings import S4HanaSettings
 from system_apis.connectors.base import (
     GoodsReceiptFilter,
+    InspectionFilter,
     ItemFilter,
     LotFilter,
     PageRequest,
     PurchaseOrderFilter,
     SupplierFilter,
 )
-from system_apis.connectors.s4hana import SIMULATOR_URL, simulator_connector
+from system_apis.connectors.s4hana import (
+    SIMULATOR_URL,
+    S4HanaSimulator,
+    simulator_connector,
+    simulator_qms_connector,
+)
 from system_apis.connectors.s4hana.simulator import Exchange, build_simulator
 
 FIXTURES: Final = Path(__file__).parents[1] / "fixtures" / "sap"
@@ -93,6 +111,7 @@ SERVER_ASSIGNED_KEYS: Final = {
         "MaterialDocumentItem",
     },
     "CreateA_InspLotMatlDocItem": {"InspLotMatlDocItem"},
+    "CreateA_InspectionLot": {"InspectionLot"},
 }
 USED: Final = {
     ("API_PLANT_SRV", "A_Plant"),
@@ -107,6 +126,8 @@ USED: Final = {
     ("API_INSPECTIONLOT_SRV", "A_InspectionLot"),
     ("API_INSPECTIONLOT_SRV", "A_InspLotUsageDecision"),
     ("API_INSPECTIONLOT_SRV", "A_InspLotMatlDocItem"),
+    ("API_INSPECTIONLOT_SRV", "A_InspectionCharacteristic"),
+    ("API_INSPECTIONLOT_SRV", "A_InspectionResult"),
     ("API_QUALITYINFORECORD_SRV", "QualityInProcurement"),
 }
 """Every entity set the connector reads or writes (the workload must reach each)."""
@@ -202,7 +223,96 @@ async def _workload() -> list[Exchange]:
     with pytest.raises(NotFound):
         await connector.get_plant("9999")
     await connector.aclose()
+    await _qm_workload(simulator)
     return simulator.exchanges
+
+
+async def _qm_workload(simulator: S4HanaSimulator) -> None:
+    """The QM connector's calls: inspection lots read and created, results recorded and
+    corrected (PATCH with the result's ETag), a usage decision, and calls SAP refuses."""
+    qms = simulator_qms_connector(S4HanaSettings(), simulator)
+    page = PageRequest(limit=200)
+    await qms.ping()
+    listed = await qms.list_inspections(InspectionFilter(plant_id="1000"), page)
+    await qms.get_inspection(listed.items[0].inspection_id)
+    plan = next(i for i in listed.items if i.results)
+    created = await qms.create_inspection(
+        InspectionCreate(
+            origin=InspectionOrigin.GOODS_RECEIPT,
+            lot_id="LOT-1000-0019",
+            item_id=plan.item_id,
+            plant_id="1000",
+            quantity=20,
+            supplier_id=plan.supplier_id,
+            goods_receipt_id="GR-FIDELITY-1",
+        ),
+        actor=_ACTOR,
+    )
+    first, *rest = created.results
+    wrong = Measurement(characteristic_id=first.characteristic_id, measured_value=-1e6)
+    qualitative = Measurement(characteristic_id=first.characteristic_id, conforming=False)
+    partial = await qms.record_results(
+        created.inspection_id,
+        ResultsRecord(results=[wrong if _quantitative(simulator, created, first) else qualitative]),
+        actor=_ACTOR,
+    )
+    every = [_passing(simulator, partial, r.characteristic_id) for r in (first, *rest)]
+    recorded = await qms.record_results(
+        created.inspection_id, ResultsRecord(results=every), actor=_ACTOR
+    )
+    await qms.record_usage_decision(
+        created.inspection_id,
+        UsageDecisionCreate(decision=DispositionCode.RELEASE, reason="Fine", decided_by=_ACTOR),
+        actor=_ACTOR,
+        expected_version=recorded.version,
+    )
+    with pytest.raises(BackendRejected):  # a second decision
+        await qms.record_usage_decision(
+            created.inspection_id,
+            UsageDecisionCreate(decision=DispositionCode.BLOCK, reason="No", decided_by=_ACTOR),
+            actor=_ACTOR,
+        )
+    with pytest.raises(BackendRejected):  # a material SAP does not know
+        await qms.create_inspection(
+            InspectionCreate(
+                origin=InspectionOrigin.OTHER,
+                lot_id="LOT-1000-0019",
+                item_id="NO-SUCH-MAT",
+                plant_id="1000",
+                quantity=1,
+            ),
+            actor=_ACTOR,
+        )
+    with pytest.raises(NotFound):
+        await qms.get_inspection("999999999999")
+    await qms.aclose()
+
+
+def _characteristic(simulator: S4HanaSimulator, lot: str, characteristic: str) -> dict[str, Any]:
+    rows = simulator.state.where("A_InspectionCharacteristic", InspectionLot=lot)
+    return next(r for r in rows if str(r.get("InspectionSpecification") or "") == characteristic)
+
+
+def _quantitative(simulator: S4HanaSimulator, inspection: Inspection, result: Any) -> bool:
+    row = _characteristic(simulator, inspection.inspection_id, result.characteristic_id)
+    return bool(row["InspSpecIsQuantitative"])
+
+
+def _passing(
+    simulator: S4HanaSimulator, inspection: Inspection, characteristic: str
+) -> Measurement:
+    row = _characteristic(simulator, inspection.inspection_id, characteristic)
+    if not row["InspSpecIsQuantitative"]:
+        return Measurement(characteristic_id=characteristic, conforming=True)
+    # SAP sends a limit it does not have as 0 with its "has" flag blank
+    inside = (
+        row["InspSpecTargetValue"]
+        if row["InspSpecHasTargetValue"]
+        else row["InspSpecLowerLimit"]
+        if row["InspSpecHasLowerLimit"]
+        else row["InspSpecUpperLimit"]
+    )
+    return Measurement(characteristic_id=characteristic, measured_value=float(inside))
 
 
 @pytest.fixture(scope="module")
@@ -448,6 +558,9 @@ def test_the_workload_reaches_every_entity_set_the_connector_uses(
         ("POST", "A_InspLotMatlDocItem"),
         ("PATCH", "A_Supplier"),
         ("PATCH", "A_SupplierPurchasingOrg"),
+        ("POST", "A_InspectionLot"),
+        ("POST", "A_InspectionResult"),
+        ("PATCH", "A_InspectionResult"),
     }
     assert {e.status for e in exchanges} >= {200, 201, 204, 400, 404}
     # server-driven paging was followed

@@ -321,8 +321,10 @@ def test_prod_refuses_insecure_defaults_listing_every_problem() -> None:
         ({"QGATE_DEV_ISSUER_ENABLED": "true"}, "development token issuer is enabled"),
         ({"QGATE_STORE": "memory"}, "in-memory stores"),
         ({"QGATE_AUTH_ISSUER": "http://idp.example.com"}, "must be an https:// URL"),
-        ({"QGATE_ERP": "s4hana-sim"}, "development simulator"),
+        ({"QGATE_ERP": "s4hana-sim"}, "QGATE_ERP=s4hana-sim is the development simulator"),
+        ({"QGATE_QMS": "s4hana-sim"}, "QGATE_QMS=s4hana-sim is the development simulator"),
         ({"QGATE_ERP": "s4hana"}, "QGATE_S4HANA_PASSWORD is the default"),
+        ({"QGATE_QMS": "s4hana"}, "QGATE_S4HANA_PASSWORD is the default"),
         (
             {"QGATE_ERP": "s4hana", "QGATE_S4HANA_AUTH": "oauth2"},
             "needs QGATE_S4HANA_TOKEN_URL",

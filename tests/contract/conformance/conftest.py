@@ -11,9 +11,12 @@ what it changes through the port where it can.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
+from typing import Final
 
 import pytest
 
+from shared.models.qms import Characteristic, Specification
 from shared.settings import S4HanaSettings
 from system_apis.connectors.base import (
     Capability,
@@ -23,9 +26,17 @@ from system_apis.connectors.base import (
     QmsConnector,
 )
 from system_apis.connectors.reference import ReferenceErpConnector, ReferenceQmsConnector
-from system_apis.connectors.s4hana import simulator_connector
+from system_apis.connectors.s4hana import (
+    QMS_CAPABILITIES as S4HANA_QMS_CAPABILITIES,
+)
+from system_apis.connectors.s4hana import (
+    build_simulator,
+    simulator_connector,
+    simulator_qms_connector,
+)
+from system_apis.connectors.s4hana._inspections import characteristic_id, plan_id
 from system_apis.connectors.tryton import ERP_CAPABILITIES, QMS_CAPABILITIES
-from tests.contract.conformance._helpers import Factory
+from tests.contract.conformance._helpers import PLANS, Factory
 from tests.integration.tryton._server import TRYTON
 
 ERP_FACTORIES: dict[str, Factory[ErpConnector, ErpCapability]] = {
@@ -50,19 +61,72 @@ QMS_FACTORIES: dict[str, Factory[QmsConnector, QmsCapability]] = {
         build=ReferenceQmsConnector,
         restricted=lambda cap: ReferenceQmsConnector(capabilities=frozenset(QmsCapability) - {cap}),
     ),
+    # SAP QM through the simulator: inspections, results, usage decisions.
+    "s4hana-sim": Factory(
+        build=lambda: simulator_qms_connector(S4HanaSettings()),
+        restricted=lambda cap: simulator_qms_connector(
+            S4HanaSettings(), capabilities=S4HANA_QMS_CAPABILITIES - {cap}
+        ),
+    ),
     "tryton": Factory(
         build=TRYTON.qms, restricted=lambda cap: TRYTON.qms(QMS_CAPABILITIES - {cap})
     ),
 }
 
+
+@cache
+def _simulator_plans() -> list[Specification]:
+    """The simulator's inspection plans at plant 1000 (their current change state), as the SAP
+    QM connector names them: what its inspection lots are created against."""
+    settings = S4HanaSettings()
+    critical = set(settings.plants["1000"].critical_weightings)
+    plans = build_simulator(settings).state.plans
+    return [
+        Specification(
+            spec_id=plan_id(plan.BillOfOperationsGroup, plan.BillOfOperationsVariant),
+            spec_version=int(plan.BillOfOperationsChangeStateID),
+            item_id=material,
+            title=f"Inspection plan of {material}",
+            valid_from=plan.valid_from,
+            characteristics=[
+                Characteristic(
+                    characteristic_id=characteristic_id(row),
+                    name=str(row["InspectionSpecificationText"]),
+                    quantitative=bool(row["InspSpecIsQuantitative"]),
+                    lower_limit=row["InspSpecLowerLimit"] if row["InspSpecHasLowerLimit"] else None,
+                    upper_limit=row["InspSpecUpperLimit"] if row["InspSpecHasUpperLimit"] else None,
+                    target=row["InspSpecTargetValue"] if row["InspSpecHasTargetValue"] else None,
+                    uom=str(row.get("InspectionSpecificationUnit") or "") or None,
+                    critical=row.get("InspSpecImportanceCode") in critical,
+                )
+                for row in plan.characteristics
+            ],
+        )
+        for (material, plant), plan in sorted(plans.items())
+        if plant == "1000"
+    ]
+
+
+PLANS["s4hana"] = _simulator_plans
+
 UNSUPPORTED: dict[str, frozenset[Capability]] = {
+    "s4hana-sim": frozenset(QmsCapability) - S4HANA_QMS_CAPABILITIES,
     "tryton": (frozenset(ErpCapability) - ERP_CAPABILITIES)
     | (frozenset(QmsCapability) - QMS_CAPABILITIES),
 }
 """What a factory's connector does not declare: the tests that need it are not collected for
 that factory (its 501 answer is what ``test_capabilities`` checks instead)."""
 
+_NC: Final = frozenset({QmsCapability.NONCONFORMANCES})
 _NEEDS: dict[str, frozenset[Capability]] = {
+    "test_a_nonconformance_is_created_open": _NC,
+    "test_a_nonconformance_follows_its_transitions_to_closed": _NC,
+    "test_a_cancelled_nonconformance_cannot_change": _NC,
+    "test_updating_an_unknown_nonconformance_is_not_found": _NC,
+    "test_the_data_holds_open_nonconformances": _NC,
+    "test_get_specification_without_version_is_the_highest": frozenset(
+        {QmsCapability.SPECIFICATIONS}
+    ),
     "test_a_purchasing_block_is_set_deduplicated_and_lifted": frozenset(
         {ErpCapability.PURCHASING_BLOCK}
     ),
@@ -77,6 +141,11 @@ _NEEDS: dict[str, frozenset[Capability]] = {
 }
 """Tests that exercise a capability beyond reading and writing the basic records."""
 _LIST_NEEDS: dict[str, Capability] = {
+    "specifications": QmsCapability.SPECIFICATIONS,
+    "specification": QmsCapability.SPECIFICATIONS,
+    "specification-version": QmsCapability.SPECIFICATIONS,
+    "nonconformances": QmsCapability.NONCONFORMANCES,
+    "nonconformance": QmsCapability.NONCONFORMANCES,
     "capas": QmsCapability.CAPA,
     "capa": QmsCapability.CAPA,
     "supplier-quality-events": QmsCapability.SUPPLIER_QUALITY_EVENTS,
@@ -100,13 +169,15 @@ def _deselect(item: pytest.Item) -> bool:
     needs = set(_NEEDS.get(getattr(item, "originalname", item.name), frozenset()))
     if isinstance(name, str) and name in _LIST_NEEDS:
         needs.add(_LIST_NEEDS[name])
-    for factory in (erp, qms):
-        if factory is not None and needs & UNSUPPORTED.get(factory, frozenset()):
+    # Factory names repeat across ports (s4hana-sim, tryton): each is asked about its own.
+    for factory, port in ((erp, ErpCapability), (qms, QmsCapability)):
+        own = {need for need in needs if isinstance(need, port)}
+        if factory is not None and own & UNSUPPORTED.get(factory, frozenset()):
             return True
     if isinstance(name, str) and erp is not None and qms is not None:
-        # A list test reads one port; the other port's Tryton connector would only add a run.
+        # A list test reads one port; the other port's connector is the reference one only.
         unused = erp if name in _QMS_LISTS else qms
-        return bool(unused == "tryton")
+        return bool(unused != "reference")
     return False
 
 

@@ -26,6 +26,7 @@ from shared.models.qms import Characteristic, Inspection, Specification
 from system_apis.connectors.base import InspectionFilter, QmsConnector
 from tests.contract.conformance._helpers import (
     ACTOR,
+    CONF_LOT,
     MISSING_ID,
     current_spec,
     etag_of,
@@ -53,7 +54,7 @@ async def _open(qms: QmsConnector, spec: Specification, **extra: str) -> Inspect
     return await qms.create_inspection(
         InspectionCreate(
             origin=_O.GOODS_RECEIPT if "goods_receipt_id" in extra else _O.OTHER,
-            lot_id="CONF-LOT-1",
+            lot_id=CONF_LOT,
             item_id=spec.item_id,
             plant_id="1000",
             quantity=100,
@@ -101,7 +102,7 @@ async def test_an_inspection_starts_against_the_current_specification(
     assert created.decision is None
     assert etag_of(created, qms_connector.system) == "1"
     assert await qms_connector.get_inspection(created.inspection_id) == created
-    listed = await inspections(qms_connector, InspectionFilter(lot_id="CONF-LOT-1"))
+    listed = await inspections(qms_connector, InspectionFilter(lot_id=CONF_LOT))
     assert listed == [created]
 
 
@@ -121,7 +122,7 @@ async def test_an_unknown_specification_or_item_is_refused(qms_connector: QmsCon
     with pytest.raises(BackendRejected):
         await qms_connector.create_inspection(
             InspectionCreate(
-                origin=_O.OTHER, lot_id="L1", item_id=MISSING_ID, plant_id="1000", quantity=1
+                origin=_O.OTHER, lot_id=CONF_LOT, item_id=MISSING_ID, plant_id="1000", quantity=1
             ),
             actor=ACTOR,
         )

@@ -12,8 +12,8 @@ import httpx
 import msgspec
 
 from shared.composition import PrefixDispatcher, build_issuer_app, create_layer
-from shared.settings import ErpKind, Settings
-from system_apis.connectors.s4hana import simulator_connector
+from shared.settings import ErpKind, QmsKind, Settings
+from system_apis.connectors.s4hana import simulator_connector, simulator_qms_connector
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator, build_simulator
 from tests.integration._gateway import Caller, settings
 from tests.integration.test_pipeline import lifespan
@@ -41,10 +41,15 @@ class S4Stack:
 
 
 @contextlib.asynccontextmanager
-async def s4hana_stack() -> AsyncIterator[S4Stack]:
-    """The stack with ``QGATE_ERP=s4hana-sim``; the system layer is given the connector over a
-    simulator this test holds (what ``build_erp_connector`` would build, seeded the same)."""
-    config = msgspec.structs.replace(settings(), erp=ErpKind.S4HANA_SIM)
+async def s4hana_stack(*, qms: bool = False, **options: Any) -> AsyncIterator[S4Stack]:
+    """The stack with ``QGATE_ERP=s4hana-sim`` (and ``QGATE_QMS=s4hana-sim`` with ``qms``);
+    the system layer is given connectors over a simulator this test holds (what
+    ``build_connectors`` would build, seeded the same). ``options`` go to ``settings``."""
+    config = msgspec.structs.replace(
+        settings(**options),
+        erp=ErpKind.S4HANA_SIM,
+        qms=QmsKind.S4HANA_SIM if qms else QmsKind.REFERENCE,
+    )
     simulator = build_simulator(config.s4hana)
     issuer_app, _ = build_issuer_app(config)
     to_issuer = httpx.ASGITransport(app=cast("Any", issuer_app))
@@ -53,6 +58,7 @@ async def s4hana_stack() -> AsyncIterator[S4Stack]:
         config,
         issuer_transport=to_issuer,
         erp_connector=simulator_connector(config.s4hana, simulator),
+        qms_connector=simulator_qms_connector(config.s4hana, simulator) if qms else None,
     )
     process = create_layer(
         "process",
