@@ -19,6 +19,7 @@ from system_apis.connectors.s4hana._erp import S4HanaErpConnector
 from system_apis.connectors.s4hana._notes import (
     BlockNote,
     BlockNotes,
+    InspectionNote,
     InspectionNotes,
     MemoryBlockNotes,
     MemoryInspectionNotes,
@@ -34,6 +35,7 @@ __all__ = [
     "SIMULATOR_URL",
     "BlockNote",
     "BlockNotes",
+    "InspectionNote",
     "InspectionNotes",
     "MemoryBlockNotes",
     "MemoryInspectionNotes",

@@ -134,7 +134,8 @@ class S4HanaQmsConnector:
         self._notes: InspectionNotes = notes if notes is not None else MemoryInspectionNotes()
         declared = QMS_CAPABILITIES if capabilities is None else capabilities
         self._capabilities = declared & QMS_CAPABILITIES
-        self._creating: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._creating = asyncio.Lock()
+        """One inspection per goods receipt: look up and create under one lock (rare calls)."""
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @property
@@ -167,19 +168,26 @@ class S4HanaQmsConnector:
         except redis.RedisError as exc:
             raise DownstreamUnavailable("qgate's store of inspection-lot notes is down") from exc
 
-    async def _states(self, lots: list[Entity]) -> list[LotState]:
-        """Each lot with its characteristics, results, decision and note."""
+    async def _states(self, lots: list[Entity], *, after_write: bool = False) -> list[LotState]:
+        """Each lot with its characteristics, results, decision and note (``after_write``:
+        a notes store that is down gives no notes instead of failing a change SAP made)."""
         states: list[LotState] = []
         for start in range(0, len(lots), _BATCH):
             chunk = lots[start : start + _BATCH]
             numbers = [str(lot["InspectionLot"]) for lot in chunk]
             which = " or ".join(eq("InspectionLot", n) for n in numbers)
-            chars, results, decisions, notes = await asyncio.gather(
+            chars, results, decisions = await asyncio.gather(
                 self._all("A_InspectionCharacteristic", **{"$filter": which}),
                 self._all("A_InspectionResult", **{"$filter": which}),
                 self._all("A_InspLotUsageDecision", **{"$filter": which}),
-                self._notes_of(numbers),
             )
+            try:
+                notes = await self._notes_of(numbers)
+            except DownstreamUnavailable:
+                if not after_write:
+                    raise
+                _log.warning("inspection lots %s: notes store down after a change", numbers)
+                notes = {}
             by_lot: dict[str, list[Entity]] = defaultdict(list)
             for char in chars:
                 by_lot[str(char["InspectionLot"])].append(char)
@@ -199,14 +207,14 @@ class S4HanaQmsConnector:
             )
         return states
 
-    async def _state(self, inspection_id: str) -> LotState:
+    async def _state(self, inspection_id: str, *, after_write: bool = False) -> LotState:
         lot, _ = await self._client.entity(
             _QM,
             entity_path("A_InspectionLot", {"InspectionLot": inspection_id}),
             params={"$expand": _LOT_EXPAND},
             what=f"inspection lot {inspection_id}",
         )
-        [state] = await self._states([lot])
+        [state] = await self._states([lot], after_write=after_write)
         return state
 
     def _inspection(self, state: LotState) -> Inspection:
@@ -280,7 +288,7 @@ class S4HanaQmsConnector:
         count on from it. A notes store that fails after SAP took the change is logged, not
         raised (a retry would find the change made): the record then shows what SAP holds.
         """
-        state = await self._state(number)
+        state = await self._state(number, after_write=True)
         for _ in range(5):
             current = state.note
             version = state.version
@@ -308,7 +316,7 @@ class S4HanaQmsConnector:
             if stored:
                 state.note = note
                 return state
-            state = await self._state(number)
+            state = await self._state(number, after_write=True)
         raise PreconditionFailed(
             f"Inspection {number} was changed at the same time by another writer; read it again."
         )
@@ -334,7 +342,7 @@ class S4HanaQmsConnector:
             raise BackendRejected(
                 f"S/4HANA keeps at most {_SAP_EXTERNAL_NUMBER} characters of a goods receipt id."
             )
-        async with self._creating[receipt or ""]:
+        async with self._creating:
             if receipt:
                 existing = await self._by_receipt(receipt, inspection.item_id)
                 if existing is not None:

@@ -4,16 +4,19 @@ inspection-lot notes shared by replicas in Redis; what SAP QM does not offer ans
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 
 from shared.errors import DownstreamUnavailable, PreconditionFailed
 from shared.models import DispositionCode, InspectionStatus
 from shared.models.commands import Measurement, ResultsRecord, UsageDecisionCreate
 from shared.settings import ResultPolicy, S4HanaSettings
 from system_apis.connectors.s4hana import (
+    InspectionNote,
     MemoryInspectionNotes,
     RedisInspectionNotes,
     S4HanaSimulator,
@@ -282,4 +285,38 @@ async def test_the_notes_store_down_is_a_retryable_unavailability() -> None:
     with pytest.raises(DownstreamUnavailable) as caught:
         await qms.get_inspection(_open_lot(sim, "0019")["InspectionLot"])
     assert caught.value.retryable
+    await qms.aclose()
+
+
+class _DownAfterFirstRead(MemoryInspectionNotes):
+    """A notes store that goes down between the read before a change and the note after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, InspectionNote]:
+        self.reads += 1
+        if self.reads > 1:
+            raise redis.ConnectionError("notes store gone")
+        return await super().get_many(keys)
+
+    async def put(self, key: str, note: InspectionNote, *, replaces: int | None) -> bool:
+        raise redis.ConnectionError("notes store gone")
+
+
+async def test_a_notes_store_lost_after_sap_took_the_change_does_not_fail_the_change(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answering 503 would make the caller retry a change SAP already made (a second usage
+    decision SAP refuses): the change is answered as SAP holds it, and the lost note logged."""
+    sim = build_simulator(S4HanaSettings())
+    number = _open_lot(sim, "0022")["InspectionLot"]
+    qms = simulator_qms_connector(S4HanaSettings(), sim, notes=_DownAfterFirstRead())
+
+    recorded = await qms.record_results(number, _passing(sim, number), actor="qa.inspector")
+
+    assert recorded.status is InspectionStatus.RESULTS_RECORDED
+    assert len(sim.state.where("A_InspectionResult", InspectionLot=number)) == len(recorded.results)
+    assert "notes store down after a change" in caplog.text
     await qms.aclose()
