@@ -9,14 +9,13 @@ supplier's responses, and the times that matter (opened, contained, closed).
 from __future__ import annotations
 
 import enum
-import os
-import time
 from datetime import datetime
 from typing import Annotated, Final
 
 import msgspec
 
 from shared.audit import AuditCaller
+from shared.ids import time_ordered_id
 from shared.models import LotDisposition, QgateStruct, RequestStruct, Text, Timestamp
 from shared.models._types import (
     InspectionId,
@@ -68,8 +67,8 @@ ContainmentId = Annotated[
 
 
 def new_containment_id() -> str:
-    """``CNT-`` + 12 hex digits of milliseconds since the epoch + 8 random hex digits."""
-    return f"CNT-{time.time_ns() // 1_000_000:012X}{os.urandom(4).hex().upper()}"
+    """``CNT-`` + a time-ordered id (``shared.ids``)."""
+    return time_ordered_id("CNT")
 
 
 class CaseStatus(enum.StrEnum):

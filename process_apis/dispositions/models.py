@@ -9,13 +9,12 @@ fixed before the first ERP attempt.
 from __future__ import annotations
 
 import enum
-import os
-import time
 from typing import Annotated, Final
 
 import msgspec
 
 from shared.audit import AuditCaller
+from shared.ids import time_ordered_id
 from shared.models import DispositionCode, LotDisposition, QgateStruct, RequestStruct, Timestamp
 from shared.models._types import InspectionId, LotId, NcId, Reason
 from shared.models.commands import TargetQuantityInput
@@ -51,8 +50,8 @@ DispositionId = Annotated[
 
 
 def new_disposition_id() -> str:
-    """``DSP-`` + 12 hex digits of milliseconds since the epoch + 8 random hex digits."""
-    return f"DSP-{time.time_ns() // 1_000_000:012X}{os.urandom(4).hex().upper()}"
+    """``DSP-`` + a time-ordered id (``shared.ids``)."""
+    return time_ordered_id("DSP")
 
 
 class DispositionStatus(enum.StrEnum):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import enum
-import os
-import time
 from typing import Annotated, Final
 
 import msgspec
 
 from shared.audit import AuditCaller
 from shared.events import EVENT_TYPES
+from shared.ids import time_ordered_id
 from shared.models import QgateStruct, RequestStruct, Timestamp
 
 __all__ = [
@@ -32,16 +31,12 @@ SUBSCRIPTION_ID_PATTERN: Final = r"^WHS-[0-9A-F]{20}$"
 DELIVERY_ID_PATTERN: Final = r"^WHD-[0-9A-F]{20}$"
 
 
-def _time_ordered(prefix: str) -> str:
-    return f"{prefix}-{time.time_ns() // 1_000_000:012X}{os.urandom(4).hex().upper()}"
-
-
 def new_subscription_id() -> str:
-    return _time_ordered("WHS")
+    return time_ordered_id("WHS")
 
 
 def new_delivery_id() -> str:
-    return _time_ordered("WHD")
+    return time_ordered_id("WHD")
 
 
 EventType = Annotated[
