@@ -21,7 +21,7 @@ Writes take the ``actor`` (the user or client the change is made for) for the re
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, NoReturn, Protocol, runtime_checkable
 
 import msgspec
 
@@ -100,6 +100,7 @@ __all__ = [
     "SpecificationFilter",
     "SupplierFilter",
     "SupplierQualityEventFilter",
+    "UndeclaredQmsMethods",
     "require",
 ]
 
@@ -412,3 +413,125 @@ class QmsConnector(Protocol):
         actor: str,
         expected_version: int | None = None,
     ) -> SupplierQualityStatus: ...
+
+
+class UndeclaredQmsMethods:
+    """Every QMS method, refused as unsupported: a connector whose backend has no CAPA (say)
+    inherits this and implements what it declares, instead of writing one refusal per method.
+    (A method it inherits and declares anyway fails loudly, never returns nothing.)"""
+
+    @property
+    def system(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def capabilities(self) -> frozenset[QmsCapability]:
+        raise NotImplementedError
+
+    def _refuse(self, capability: QmsCapability) -> NoReturn:
+        require(self, capability)
+        raise AssertionError(f"{self.system} declares {capability} but does not implement it")
+
+    async def list_specifications(
+        self, query: SpecificationFilter, page: PageRequest
+    ) -> SpecificationPage:
+        self._refuse(QmsCapability.SPECIFICATIONS)
+
+    async def get_specification(
+        self, spec_id: str, spec_version: int | None = None
+    ) -> Specification:
+        self._refuse(QmsCapability.SPECIFICATIONS)
+
+    async def list_inspections(self, query: InspectionFilter, page: PageRequest) -> InspectionPage:
+        self._refuse(QmsCapability.INSPECTIONS)
+
+    async def get_inspection(self, inspection_id: str) -> Inspection:
+        self._refuse(QmsCapability.INSPECTIONS)
+
+    async def create_inspection(self, inspection: InspectionCreate, *, actor: str) -> Inspection:
+        self._refuse(QmsCapability.INSPECTIONS)
+
+    async def record_results(
+        self,
+        inspection_id: str,
+        results: ResultsRecord,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Inspection:
+        self._refuse(QmsCapability.INSPECTION_RESULTS)
+
+    async def record_usage_decision(
+        self,
+        inspection_id: str,
+        decision: UsageDecisionCreate,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Inspection:
+        self._refuse(QmsCapability.USAGE_DECISION)
+
+    async def list_nonconformances(
+        self, query: NonconformanceFilter, page: PageRequest
+    ) -> NonconformancePage:
+        self._refuse(QmsCapability.NONCONFORMANCES)
+
+    async def get_nonconformance(self, nc_id: str) -> Nonconformance:
+        self._refuse(QmsCapability.NONCONFORMANCES)
+
+    async def create_nonconformance(
+        self, nonconformance: NonconformanceCreate, *, actor: str
+    ) -> Nonconformance:
+        self._refuse(QmsCapability.NONCONFORMANCES)
+
+    async def update_nonconformance(
+        self,
+        nc_id: str,
+        update: NonconformanceUpdate,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Nonconformance:
+        self._refuse(QmsCapability.NONCONFORMANCES)
+
+    async def list_capas(self, query: CapaFilter, page: PageRequest) -> CapaPage:
+        self._refuse(QmsCapability.CAPA)
+
+    async def get_capa(self, capa_id: str) -> Capa:
+        self._refuse(QmsCapability.CAPA)
+
+    async def create_capa(self, capa: CapaCreate, *, actor: str) -> Capa:
+        self._refuse(QmsCapability.CAPA)
+
+    async def advance_capa(
+        self,
+        capa_id: str,
+        advance: CapaStageAdvance,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Capa:
+        self._refuse(QmsCapability.CAPA)
+
+    async def list_supplier_quality_events(
+        self, query: SupplierQualityEventFilter, page: PageRequest
+    ) -> SupplierQualityEventPage:
+        self._refuse(QmsCapability.SUPPLIER_QUALITY_EVENTS)
+
+    async def record_supplier_quality_event(
+        self, event: SupplierQualityEventCreate, *, actor: str
+    ) -> SupplierQualityEvent:
+        self._refuse(QmsCapability.SUPPLIER_QUALITY_EVENTS)
+
+    async def get_supplier_quality_status(self, supplier_id: str) -> SupplierQualityStatus:
+        self._refuse(QmsCapability.SUPPLIER_QUALITY_STATUS)
+
+    async def set_supplier_quality_status(
+        self,
+        supplier_id: str,
+        change: SupplierQualityStatusChange,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> SupplierQualityStatus:
+        self._refuse(QmsCapability.SUPPLIER_QUALITY_STATUS)

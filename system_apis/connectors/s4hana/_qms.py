@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import httpx
 import redis
@@ -27,40 +27,22 @@ import redis
 from shared.errors import BackendRejected, DownstreamUnavailable, NotFound, PreconditionFailed
 from shared.models import InspectionStatus
 from shared.models.commands import (
-    CapaCreate,
-    CapaStageAdvance,
     InspectionCreate,
     Measurement,
-    NonconformanceCreate,
-    NonconformanceUpdate,
     ResultsRecord,
-    SupplierQualityEventCreate,
-    SupplierQualityStatusChange,
     UsageDecisionCreate,
 )
 from shared.models.lifecycle import DECISION_TARGET
 from shared.models.qms import (
-    Capa,
-    CapaPage,
     Inspection,
     InspectionPage,
-    Nonconformance,
-    NonconformancePage,
-    Specification,
-    SpecificationPage,
-    SupplierQualityEvent,
-    SupplierQualityEventPage,
-    SupplierQualityStatus,
 )
 from shared.settings import S4HanaSettings
 from system_apis.connectors.base import (
-    CapaFilter,
     InspectionFilter,
-    NonconformanceFilter,
     PageRequest,
     QmsCapability,
-    SpecificationFilter,
-    SupplierQualityEventFilter,
+    UndeclaredQmsMethods,
     require,
 )
 from system_apis.connectors.s4hana._client import S4HanaClient
@@ -113,11 +95,12 @@ _SAP_INSPECTOR: Final = 12
 _log = logging.getLogger("qgate.connectors.s4hana")
 
 
-class S4HanaQmsConnector:
+class S4HanaQmsConnector(UndeclaredQmsMethods):
     """The QMS port over SAP QM (cloud or on-premise); ``transport`` for tests, the simulator.
 
     ``notes`` keeps the version qgate counts and the decision details SAP has no field for (see
-    ``_notes``): Redis when the system layer has replicas, memory otherwise.
+    ``_notes``): Redis when the system layer has replicas, memory otherwise. What SAP QM's
+    inspection-lot API does not offer is refused by ``UndeclaredQmsMethods``.
     """
 
     def __init__(
@@ -484,87 +467,6 @@ class S4HanaQmsConnector:
             quantities=tuple((q.category.value, q.quantity) for q in decision.quantities),
         )
         return self._inspection(await self._remember(inspection_id, before=state, decision=noted))
-
-    # --- not offered by SAP QM's inspection-lot API ----------------------------------------
-
-    def _unsupported(self, capability: QmsCapability) -> NoReturn:
-        require(self, capability)
-        raise AssertionError(capability)  # pragma: no cover - never declared (QMS_CAPABILITIES)
-
-    async def list_specifications(
-        self, query: SpecificationFilter, page: PageRequest
-    ) -> SpecificationPage:
-        self._unsupported(QmsCapability.SPECIFICATIONS)
-
-    async def get_specification(
-        self, spec_id: str, spec_version: int | None = None
-    ) -> Specification:
-        self._unsupported(QmsCapability.SPECIFICATIONS)
-
-    async def list_nonconformances(
-        self, query: NonconformanceFilter, page: PageRequest
-    ) -> NonconformancePage:
-        self._unsupported(QmsCapability.NONCONFORMANCES)
-
-    async def get_nonconformance(self, nc_id: str) -> Nonconformance:
-        self._unsupported(QmsCapability.NONCONFORMANCES)
-
-    async def create_nonconformance(
-        self, nonconformance: NonconformanceCreate, *, actor: str
-    ) -> Nonconformance:
-        self._unsupported(QmsCapability.NONCONFORMANCES)
-
-    async def update_nonconformance(
-        self,
-        nc_id: str,
-        update: NonconformanceUpdate,
-        *,
-        actor: str,
-        expected_version: int | None = None,
-    ) -> Nonconformance:
-        self._unsupported(QmsCapability.NONCONFORMANCES)
-
-    async def list_capas(self, query: CapaFilter, page: PageRequest) -> CapaPage:
-        self._unsupported(QmsCapability.CAPA)
-
-    async def get_capa(self, capa_id: str) -> Capa:
-        self._unsupported(QmsCapability.CAPA)
-
-    async def create_capa(self, capa: CapaCreate, *, actor: str) -> Capa:
-        self._unsupported(QmsCapability.CAPA)
-
-    async def advance_capa(
-        self,
-        capa_id: str,
-        advance: CapaStageAdvance,
-        *,
-        actor: str,
-        expected_version: int | None = None,
-    ) -> Capa:
-        self._unsupported(QmsCapability.CAPA)
-
-    async def list_supplier_quality_events(
-        self, query: SupplierQualityEventFilter, page: PageRequest
-    ) -> SupplierQualityEventPage:
-        self._unsupported(QmsCapability.SUPPLIER_QUALITY_EVENTS)
-
-    async def record_supplier_quality_event(
-        self, event: SupplierQualityEventCreate, *, actor: str
-    ) -> SupplierQualityEvent:
-        self._unsupported(QmsCapability.SUPPLIER_QUALITY_EVENTS)
-
-    async def get_supplier_quality_status(self, supplier_id: str) -> SupplierQualityStatus:
-        self._unsupported(QmsCapability.SUPPLIER_QUALITY_STATUS)
-
-    async def set_supplier_quality_status(
-        self,
-        supplier_id: str,
-        change: SupplierQualityStatusChange,
-        *,
-        actor: str,
-        expected_version: int | None = None,
-    ) -> SupplierQualityStatus:
-        self._unsupported(QmsCapability.SUPPLIER_QUALITY_STATUS)
 
 
 def _matches(inspection: Inspection, query: InspectionFilter) -> bool:

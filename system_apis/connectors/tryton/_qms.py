@@ -6,37 +6,27 @@ from typing import Any, Final
 
 from shared.errors import BackendRejected, NotFound
 from shared.models.commands import (
-    CapaCreate,
-    CapaStageAdvance,
     InspectionCreate,
     NonconformanceCreate,
     NonconformanceUpdate,
     ResultsRecord,
-    SupplierQualityEventCreate,
-    SupplierQualityStatusChange,
     UsageDecisionCreate,
 )
 from shared.models.qms import (
-    Capa,
-    CapaPage,
     Inspection,
     InspectionPage,
     Nonconformance,
     NonconformancePage,
     Specification,
     SpecificationPage,
-    SupplierQualityEvent,
-    SupplierQualityEventPage,
-    SupplierQualityStatus,
 )
 from system_apis.connectors.base import (
-    CapaFilter,
     InspectionFilter,
     NonconformanceFilter,
     PageRequest,
     QmsCapability,
     SpecificationFilter,
-    SupplierQualityEventFilter,
+    UndeclaredQmsMethods,
     require,
 )
 from system_apis.connectors.tryton._alerts import AlertState, alert_of
@@ -66,8 +56,9 @@ def _spec_key(spec: Specification) -> str:
     return f"{spec.spec_id}\x00{spec.spec_version:09d}"
 
 
-class TrytonQmsConnector:
-    """Specifications, inspections, usage decisions and nonconformances in Tryton."""
+class TrytonQmsConnector(UndeclaredQmsMethods):
+    """Specifications, inspections, usage decisions and nonconformances in Tryton (no CAPA
+    or supplier quality records: ``UndeclaredQmsMethods`` refuses those)."""
 
     def __init__(
         self, client: TrytonClient, *, capabilities: frozenset[QmsCapability] = QMS_CAPABILITIES
@@ -294,58 +285,6 @@ class TrytonQmsConnector:
         state = await self._alert(nc_id)
         await self._writes.update_nonconformance(state, update, actor, expected_version)
         return await self.get_nonconformance(nc_id)
-
-    # -- what Tryton does not have ------------------------------------------------------------
-
-    async def list_capas(self, query: CapaFilter, page: PageRequest) -> CapaPage:
-        require(self, QmsCapability.CAPA)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def get_capa(self, capa_id: str) -> Capa:
-        require(self, QmsCapability.CAPA)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def create_capa(self, capa: CapaCreate, *, actor: str) -> Capa:
-        require(self, QmsCapability.CAPA)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def advance_capa(
-        self,
-        capa_id: str,
-        advance: CapaStageAdvance,
-        *,
-        actor: str,
-        expected_version: int | None = None,
-    ) -> Capa:
-        require(self, QmsCapability.CAPA)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def list_supplier_quality_events(
-        self, query: SupplierQualityEventFilter, page: PageRequest
-    ) -> SupplierQualityEventPage:
-        require(self, QmsCapability.SUPPLIER_QUALITY_EVENTS)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def record_supplier_quality_event(
-        self, event: SupplierQualityEventCreate, *, actor: str
-    ) -> SupplierQualityEvent:
-        require(self, QmsCapability.SUPPLIER_QUALITY_EVENTS)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def get_supplier_quality_status(self, supplier_id: str) -> SupplierQualityStatus:
-        require(self, QmsCapability.SUPPLIER_QUALITY_STATUS)
-        raise NotImplementedError  # pragma: no cover - never declared
-
-    async def set_supplier_quality_status(
-        self,
-        supplier_id: str,
-        change: SupplierQualityStatusChange,
-        *,
-        actor: str,
-        expected_version: int | None = None,
-    ) -> SupplierQualityStatus:
-        require(self, QmsCapability.SUPPLIER_QUALITY_STATUS)
-        raise NotImplementedError  # pragma: no cover - never declared
 
 
 def _nc_matches(nc: Nonconformance, query: NonconformanceFilter) -> bool:
