@@ -330,7 +330,8 @@ def _openapi_spec(service: str) -> dict[str, Any]:
 
 
 @cache
-def _openapi(service: str) -> OpenAPI:
+def openapi_for(service: str) -> OpenAPI:
+    """openapi-core over SAP's OpenAPI file of ``service``, as the simulator serves it."""
     spec = copy.deepcopy(_openapi_spec(service))
     spec["servers"] = [{"url": f"{SIMULATOR_URL}{ROOT}{service}"}]
     # openapi-core checks no OAuth 2.0 scheme; basic is the other one the files allow (the
@@ -532,10 +533,11 @@ def unknown_fields(exchanges: list[Exchange]) -> list[str]:
             continue
         where = f"{exchange.method} {exchange.service}/{exchange.resource}"
         for side, entity in _entities(exchange):
+            # an answer read through a navigation property is an entity of its target
+            through = (exchange.navigation,) if side == "response" and exchange.navigation else ()
             for field in _fields(entity):
-                if not _known(
-                    exchange.service, exchange.entity_set, side, exchange.method, field.path
-                ):
+                path = (*through, *field.path)
+                if not _known(exchange.service, exchange.entity_set, side, exchange.method, path):
                     problems.append(f"{where}: {side} field {'/'.join(field.path)}")
         for path in _query_paths(exchange):
             if not _known(exchange.service, exchange.entity_set, "response", "GET", path):
@@ -593,7 +595,8 @@ def test_the_name_check_finds_an_invented_field() -> None:
     ]
 
 
-def _openapi_exchange(exchange: Exchange) -> tuple[MockRequest, MockResponse]:
+def openapi_exchange(exchange: Exchange) -> tuple[MockRequest, MockResponse]:
+    """The request and answer of ``exchange`` as openapi-core reads them."""
     body = exchange.request
     if exchange.method == "PATCH" and body is not None:
         body = {"d": body}  # the files wrap update bodies; SAP reads the bare form too
@@ -615,8 +618,8 @@ def test_openapi_services_requests_and_responses_validate(exchanges: list[Exchan
     for exchange in exchanges:
         if exchange.service not in OPENAPI_SERVICES or exchange.entity_set is None:
             continue
-        openapi = _openapi(exchange.service)
-        request, response = _openapi_exchange(exchange)
+        openapi = openapi_for(exchange.service)
+        request, response = openapi_exchange(exchange)
         try:
             openapi.validate_request(request)
             openapi.validate_response(request, response)
@@ -641,10 +644,10 @@ def test_an_openapi_violation_is_reported() -> None:
         status=201,
         response={"d": {"InspectionLot": "1"}},
     )
-    request, _ = _openapi_exchange(too_long)
+    request, _ = openapi_exchange(too_long)
 
     with pytest.raises(Exception, match="body") as caught:
-        _openapi("API_INSPECTIONLOT_SRV").validate_request(request)
+        openapi_for("API_INSPECTIONLOT_SRV").validate_request(request)
     assert "is too long" in str(caught.value.__cause__)
 
     number_for_decimal = Exchange(
@@ -659,9 +662,9 @@ def test_an_openapi_violation_is_reported() -> None:
         status=200,
         response={"d": {"results": [{"InspectionLot": "1", "InspLotQtyToFree": 12}]}},
     )
-    request, response = _openapi_exchange(number_for_decimal)
+    request, response = openapi_exchange(number_for_decimal)
     with pytest.raises(Exception, match="12 is not of type 'string'"):
-        _openapi("API_INSPECTIONLOT_SRV").validate_response(request, response)
+        openapi_for("API_INSPECTIONLOT_SRV").validate_response(request, response)
 
 
 def _edm_value_problem(prop: EdmProperty, value: Any) -> str | None:
