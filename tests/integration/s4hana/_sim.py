@@ -4,6 +4,7 @@ so tests can say what the connector sent as well as what the simulator answered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -74,3 +75,13 @@ def connect(
     recorder = Recorder(route or httpx.ASGITransport(app=sim))
     connector = S4HanaErpConnector(settings or sim_settings(), transport=recorder, notes=notes)
     return connector, recorder
+
+
+def stock_by_type(sim: S4HanaSimulator, batch: str, plant: str = "1000") -> dict[str, Decimal]:
+    """What SAP holds of a batch: quantity by stock type (01, 02, 07 …), none that are zero."""
+    found: dict[str, Decimal] = {}
+    for row in sim.state.where("A_MatlStkInAcctMod", Plant=plant, Batch=batch):
+        quantity = Decimal(row["MatlWrhsStkQtyInMatlBaseUnit"])
+        if quantity:
+            found[row["InventoryStockType"]] = found.get(row["InventoryStockType"], 0) + quantity
+    return found

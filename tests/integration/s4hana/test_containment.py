@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 
 from tests.integration._gateway import ERP, PROCESS
+from tests.integration.s4hana._sim import stock_by_type
 from tests.integration.s4hana._stack import s4hana_stack
 from tests.integration.test_containment import (
     ITEM,
@@ -51,12 +52,7 @@ async def test_a_failed_incoming_inspection_is_contained_in_sap() -> None:
                 "A_InspLotUsageDecision", InspectionLot=inspection_lot["InspectionLot"]
             )
             assert decision["InspectionLotUsageDecisionCode"] == "R1"
-            stock = {
-                row["InventoryStockType"]: Decimal(row["MatlWrhsStkQtyInMatlBaseUnit"])
-                for row in sim.state.where("A_MatlStkInAcctMod", Plant="1000", Batch=batch)
-                if Decimal(row["MatlWrhsStkQtyInMatlBaseUnit"])
-            }
-            assert stock == {"07": Decimal(100)}
+            assert stock_by_type(sim, batch) == {"07": Decimal(100)}
             holds = await ops.ok(f"{PROCESS}/procurement-holds", supplierId=SUPPLIER, itemId=ITEM)
             assert [h["status"] for h in holds["items"]] == ["ACTIVE"]
 

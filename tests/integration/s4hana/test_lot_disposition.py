@@ -9,6 +9,7 @@ from typing import Any
 
 from system_apis.connectors.s4hana.simulator import S4HanaSimulator
 from tests.integration._gateway import ERP, PROCESS, wait_for_status
+from tests.integration.s4hana._sim import stock_by_type
 from tests.integration.s4hana._stack import s4hana_stack
 
 DISPOSITIONS = f"{PROCESS}/lot-dispositions"
@@ -20,15 +21,6 @@ QI, UNRESTRICTED, BLOCKED = "02", "01", "07"
 def _inspection_lot(sim: S4HanaSimulator, batch: str) -> dict[str, Any]:
     (lot,) = sim.state.where("A_InspectionLot", Plant="1000", Batch=batch)
     return lot
-
-
-def _stock(sim: S4HanaSimulator, batch: str) -> dict[str, Decimal]:
-    found: dict[str, Decimal] = {}
-    for row in sim.state.where("A_MatlStkInAcctMod", Plant="1000", Batch=batch):
-        quantity = Decimal(row["MatlWrhsStkQtyInMatlBaseUnit"])
-        if quantity:
-            found[row["InventoryStockType"]] = found.get(row["InventoryStockType"], 0) + quantity
-    return found
 
 
 def _movements(sim: S4HanaSimulator, batch: str) -> list[tuple[str, str, str, str]]:
@@ -54,7 +46,7 @@ async def test_release_and_block_are_posted_in_sap_as_usage_decisions_and_stock_
             before = await ops.ok(f"{ERP}/lots/{TO_RELEASE}")
             assert before["disposition"] == "QUARANTINE"
             assert before["externalRefs"][0]["system"] == "s4hana"
-            assert _stock(sim, "0019") == {QI: Decimal(120)}
+            assert stock_by_type(sim, "0019") == {QI: Decimal(120)}
 
             released = await engineer.post(
                 DISPOSITIONS,
@@ -85,7 +77,7 @@ async def test_release_and_block_are_posted_in_sap_as_usage_decisions_and_stock_
             )
             assert decision["InspectionLotUsageDecisionCode"] == "A1"
             assert decision["InspLotUsageDecisionValuation"] == "A"
-            assert _stock(sim, "0019") == {UNRESTRICTED: Decimal(120)}
+            assert stock_by_type(sim, "0019") == {UNRESTRICTED: Decimal(120)}
             assert _movements(sim, "0019")[-1] == ("321", QI, UNRESTRICTED, "120.000")
 
             block_lot = _inspection_lot(sim, "0022")
@@ -95,7 +87,7 @@ async def test_release_and_block_are_posted_in_sap_as_usage_decisions_and_stock_
             assert decision["InspectionLotUsageDecisionCode"] == "R1"
             assert decision["InspLotUsageDecisionValuation"] == "R"
             assert block_lot["InspLotQtyToBlocked"] == "2000.000"
-            assert _stock(sim, "0022") == {BLOCKED: Decimal(2000)}
+            assert stock_by_type(sim, "0022") == {BLOCKED: Decimal(2000)}
             assert _movements(sim, "0022")[-1] == ("350", QI, BLOCKED, "2000.000")
 
             # ... and the same read back through the system API
@@ -131,4 +123,4 @@ async def test_a_disposition_sap_could_not_take_is_retried_until_posted_once() -
             number = _inspection_lot(sim, "0019")["InspectionLot"]
             assert len(sim.state.where("A_InspLotUsageDecision", InspectionLot=number)) == 1
             assert len(sim.state.where("A_InspLotMatlDocItem", InspectionLot=number)) == 1
-            assert _stock(sim, "0019") == {UNRESTRICTED: Decimal(120)}
+            assert stock_by_type(sim, "0019") == {UNRESTRICTED: Decimal(120)}

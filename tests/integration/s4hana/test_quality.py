@@ -25,6 +25,7 @@ from system_apis.connectors.s4hana import (
 )
 from tests.e2e._servers import free_port
 from tests.integration._gateway import ERP, PROCESS, QMS, Caller
+from tests.integration.s4hana._sim import stock_by_type
 from tests.integration.s4hana._stack import s4hana_stack
 
 DISPOSITIONS = f"{PROCESS}/lot-dispositions"
@@ -69,15 +70,6 @@ def _measurements(sim: S4HanaSimulator, lot: str, *, fail_critical: bool) -> lis
         out.append({"characteristicId": name, "measuredValue": outside if fail else inside})
     assert failed or not fail_critical, "the plan should have a critical characteristic"
     return out
-
-
-def _stock(sim: S4HanaSimulator, batch: str) -> dict[str, Decimal]:
-    found: dict[str, Decimal] = {}
-    for row in sim.state.where("A_MatlStkInAcctMod", Plant="1000", Batch=batch):
-        quantity = Decimal(row["MatlWrhsStkQtyInMatlBaseUnit"])
-        if quantity:
-            found[row["InventoryStockType"]] = found.get(row["InventoryStockType"], 0) + quantity
-    return found
 
 
 async def _receipt_of(ops: Caller, lot_id: str) -> str:
@@ -137,7 +129,7 @@ async def test_inspection_results_and_release_go_through_sap_qm() -> None:
             assert decision["InspLotUsageDecisionValuation"] == "A"
             postings = sim.state.where("A_InspLotMatlDocItem", InspectionLot=number)
             assert {p["UsageDecisionStockType"] for p in postings} == {UNRESTRICTED}
-            assert _stock(sim, "0019") == {UNRESTRICTED: Decimal(120)}
+            assert stock_by_type(sim, "0019") == {UNRESTRICTED: Decimal(120)}
 
             decided = await ops.ok(f"{QMS}/inspections/{number}")
             assert decided["status"] == "DECIDED"
@@ -170,7 +162,7 @@ async def test_a_failed_critical_characteristic_blocks_the_lot_in_sap_under_the_
             (decision,) = sim.state.where("A_InspLotUsageDecision", InspectionLot=number)
             assert decision["InspectionLotUsageDecisionCode"] == "R1"
             assert decision["InspLotUsageDecisionValuation"] == "R"
-            assert set(_stock(sim, "0022")) == {BLOCKED}
+            assert set(stock_by_type(sim, "0022")) == {BLOCKED}
             lot = await ops.ok(f"{ERP}/lots/LOT-1000-0022")
             assert lot["disposition"] == "BLOCKED"
 
