@@ -94,6 +94,9 @@ class LotWrites:
             target = {plant.target(c, change.disposition): q for c, q in split.items()}
         moves = plan_moves(state.by_location, target, locations.root)
         note = await self.note_of(state)
+        # A lot without a note yet gets one here, and another writer may have made and claimed
+        # it between our read and now: the note, not the read, says which version we replace.
+        check_version("Lot", lot_id, note.version, expected_version)
         claimed = lot_note_data(
             lot,
             version=lot.version + 1,

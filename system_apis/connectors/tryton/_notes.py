@@ -8,10 +8,17 @@ also carries the record's canonical ``version``; writes replace it with Tryton's
 optimistic lock (``_timestamp`` in the context), so two writers that read the same version
 cannot both win: the second gets
 ``ConcurrencyException``, i.e. :class:`~shared.errors.PreconditionFailed`.
+
+Tryton checks the timestamp with a read before its write. On PostgreSQL both run in one
+repeatable-read transaction, so the check holds across any number of qgate processes; on SQLite
+the read runs before the write transaction begins, and two writes arriving together can both
+pass it (CI saw both of two disposition changes win). So a process sends its replacements of
+one note one at a time: the second then reads the first's timestamp and is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
@@ -22,6 +29,7 @@ from system_apis.connectors.tryton._rpc import TrytonClient
 __all__ = ["Note", "StateNotes"]
 
 _MODEL: Final = "ir.attachment"
+_LOCK_STRIPES: Final = 64
 
 
 class Note:
@@ -47,6 +55,8 @@ class StateNotes:
         self._client = client
         self._kind = kind
         self._name = f"qgate-{kind}.json"
+        # A fixed set of locks, a note's by its id: no per-note lock to grow without bound.
+        self._locks = tuple(asyncio.Lock() for _ in range(_LOCK_STRIPES))
 
     async def of(self, model: str, ids: Iterable[int]) -> dict[int, Note]:
         """The note of each record that has one (the oldest, should two writers have raced)."""
@@ -96,13 +106,14 @@ class StateNotes:
 
     async def replace(self, note: Note, data: Mapping[str, Any]) -> None:
         """Replace the note's data, unless it changed since it was read (PreconditionFailed)."""
-        await self._client.execute(
-            _MODEL,
-            "write",
-            [note.note_id],
-            self._values(data),
-            context={"_timestamp": {f"{_MODEL},{note.note_id}": note.timestamp}},
-        )
+        async with self._locks[note.note_id % _LOCK_STRIPES]:
+            await self._client.execute(
+                _MODEL,
+                "write",
+                [note.note_id],
+                self._values(data),
+                context={"_timestamp": {f"{_MODEL},{note.note_id}": note.timestamp}},
+            )
 
     def _values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         # In the description, which lives in the database (attachment data goes to Tryton's

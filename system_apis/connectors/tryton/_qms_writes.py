@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from shared.errors import BackendRejected, DownstreamRejected
+from shared.errors import BackendRejected, DownstreamRejected, PreconditionFailed
 from shared.models import InspectionStatus, NonconformanceStatus
 from shared.models.commands import (
     InspectionCreate,
@@ -55,13 +55,25 @@ class QmsWrites:
         self._alert = alert
 
     async def _claim(
-        self, notes: StateNotes, model: str, db_id: int, note: Note | None, data: dict[str, Any]
+        self,
+        notes: StateNotes,
+        model: str,
+        db_id: int,
+        note: Note | None,
+        data: dict[str, Any],
+        label: str,
     ) -> None:
         if note is None:
             await notes.create(model, db_id, {"version": 1})
             note = await notes.one(model, db_id)
             if note is None:  # pragma: no cover - just created
                 raise DownstreamRejected("Tryton lost qgate's attachment")
+            if note.version != 1:
+                # Another writer made the note first and already claimed it: what we read
+                # (no note, version 1) is out of date.
+                raise PreconditionFailed(
+                    f"{label} changed while this request was applied; read it again and retry."
+                )
         await notes.replace(note, data)
 
     async def create_inspection(
@@ -109,7 +121,7 @@ class QmsWrites:
         data = dict(state.note.data if state.note else {})
         await self._claim(
             self._inspections, "quality.inspection", state.db_id, state.note,
-            {**data, "version": current.version + 1},
+            {**data, "version": current.version + 1}, f"Inspection {current.inspection_id}",
         )  # fmt: skip
         ids = [state.db_id]
         if state.tryton_state != "pending":
@@ -156,7 +168,7 @@ class QmsWrites:
         await self._claim(
             self._inspections, "quality.inspection", state.db_id, state.note,
             {**data, "version": current.version + 1, "decision": msgspec.to_builtins(record),
-             "decidedFor": actor},
+             "decidedFor": actor}, f"Inspection {current.inspection_id}",
         )  # fmt: skip
         # The decision handles the inspection's open alerts: Tryton shows them in processing.
         alerts = await self._client.execute(
@@ -242,7 +254,14 @@ class QmsWrites:
             data["severity"] = update.severity.value
         if update.material_disposition is not None:
             data["materialDisposition"] = update.material_disposition.value
-        await self._claim(self._alerts, "quality.alert", state.db_id, state.note, data)
+        await self._claim(
+            self._alerts,
+            "quality.alert",
+            state.db_id,
+            state.note,
+            data,
+            f"Nonconformance {nc.nc_id}",
+        )
         ids = [state.db_id]
         if update.description is not None:
             await self._client.execute(
